@@ -1,0 +1,246 @@
+#include "engine/executor.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace reconcile::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string describe_drift_left(const resources::Drift& drift) {
+  std::string out;
+  for (const auto& field : drift) {
+    out += (out.empty() ? "" : "; ") + field.field + " is still " + field.observed + ", not " + field.desired;
+  }
+  return out;
+}
+
+// The bookkeeping of an apply, shared by the dispatcher and the workers under one mutex.
+class Scheduler {
+ public:
+  Scheduler(const ResourceGraph& graph, RunState& state, const providers::Host& host, const ExecuteOptions& options)
+      : graph_(graph), state_(state), host_(host), options_(options), pending_(graph.size()) {}
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    for (std::size_t v = 0; v < graph_.size(); ++v) {
+      pending_[v] = graph_.requirements(v).size();
+      if (pending_[v] == 0) ready_.push_back(v);
+    }
+    while (true) {
+      while (!ready_.empty()) {
+        const std::size_t v = ready_.front();
+        ready_.pop_front();
+        start(v);
+      }
+      dispatch();
+      if (running_ == 0 && ready_.empty() && queued_empty()) break;
+      wake_.wait(lock, [&] { return !ready_.empty() || finished_batches_ > 0; });
+      finished_batches_ = 0;
+    }
+    for (auto& worker : workers_) worker.join();
+  }
+
+ private:
+  bool queued_empty() const {
+    for (const auto& [provider, members] : queued_) {
+      if (!members.empty()) return false;
+    }
+    return true;
+  }
+
+  // A resource whose requirements are all done: finish it at once or queue its change.
+  void start(std::size_t v) {
+    auto& item = state_[v];
+    switch (item.status) {
+      case Status::kDrifted:
+        queued_[item.provider].push_back(v);
+        return;
+      case Status::kUnknown:
+        item.status = Status::kFailed;
+        fail_dependents(v);
+        return;
+      case Status::kFailed:
+      case Status::kDeferred:
+        fail_dependents(v);
+        return;
+      default:
+        release(v);
+        return;
+    }
+  }
+
+  void dispatch() {
+    for (auto& [provider, members] : queued_) {
+      if (members.empty()) continue;
+      if (running_ >= std::max(1, options_.jobs)) return;
+      if (in_flight_[provider] >= std::max(1, provider->max_parallel())) continue;
+      std::vector<std::size_t> batch;
+      batch.swap(members);
+      ++running_;
+      ++in_flight_[provider];
+      workers_.emplace_back([this, provider, batch] { apply_batch(provider, batch); });
+    }
+  }
+
+  // Runs in a worker thread: re-observes what was planned on a prediction, then applies.
+  void apply_batch(providers::Provider* provider, std::vector<std::size_t> batch) {
+    std::vector<std::size_t> changing;
+    std::vector<std::unique_ptr<resources::Observed>> fresh(batch.size());
+    {
+      std::vector<const resources::Resource*> predicted;
+      std::vector<std::size_t> predicted_at;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (state_[batch[i]].predicted) {
+          predicted.push_back(graph_.resources[batch[i]].get());
+          predicted_at.push_back(i);
+        }
+      }
+      std::vector<providers::Observation> seen;
+      if (!predicted.empty()) seen = provider->observe(host_, predicted);
+      std::lock_guard lock(mutex_);
+      for (std::size_t k = 0; k < predicted_at.size(); ++k) {
+        const std::size_t v = batch[predicted_at[k]];
+        auto& item = state_[v];
+        item.predicted = false;
+        if (k >= seen.size() || seen[k].state == nullptr) {
+          item.status = Status::kFailed;
+          item.reason = k < seen.size() ? seen[k].unknown_reason : "not observed";
+          continue;
+        }
+        if (!seen[k].blocked_reason.empty()) {
+          item.status = Status::kFailed;
+          item.reason = seen[k].blocked_reason;
+          continue;
+        }
+        item.observed = std::move(seen[k].state);
+        item.drift = graph_.resources[v]->diff(*item.observed);
+        if (item.drift.empty()) item.status = Status::kInSync;
+      }
+    }
+    std::vector<providers::Change> changes;
+    for (const std::size_t v : batch) {
+      if (state_[v].status != Status::kDrifted) continue;
+      changing.push_back(v);
+      changes.push_back(providers::Change{graph_.resources[v].get(), state_[v].observed.get(), &state_[v].drift});
+      if (options_.progress) {
+        options_.progress(ProgressEvent{ProgressEvent::Kind::kStart, graph_.resources[v]->id(),
+                                        std::string(provider->name()), Status::kDrifted, 0});
+      }
+    }
+    const auto started = Clock::now();
+    std::vector<providers::ChangeOutcome> outcomes;
+    if (!changes.empty()) outcomes = provider->apply(host_, changes);
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < changing.size(); ++i) {
+      auto& item = state_[changing[i]];
+      item.apply_seconds = seconds;
+      if (i >= outcomes.size()) {
+        item.status = Status::kFailed;
+        item.reason = "the provider reported no outcome";
+      } else {
+        item.steps = std::move(outcomes[i].steps);
+        switch (outcomes[i].result) {
+          case providers::ChangeOutcome::Result::kChanged: item.status = Status::kChanged; break;
+          case providers::ChangeOutcome::Result::kFailed: item.status = Status::kFailed; break;
+          case providers::ChangeOutcome::Result::kDeferred: item.status = Status::kDeferred; break;
+        }
+        item.reason = std::move(outcomes[i].message);
+      }
+      if (options_.progress) {
+        options_.progress(ProgressEvent{ProgressEvent::Kind::kEnd, graph_.resources[changing[i]]->id(),
+                                        std::string(provider->name()), item.status, seconds});
+      }
+    }
+    for (const std::size_t v : batch) {
+      const Status s = state_[v].status;
+      if (s == Status::kFailed || s == Status::kDeferred) fail_dependents(v);
+      else release(v);
+    }
+    --running_;
+    --in_flight_[provider];
+    ++finished_batches_;
+    wake_.notify_one();
+  }
+
+  // v is done and converged: its dependents may become ready.
+  void release(std::size_t v) {
+    for (const std::size_t w : graph_.dependents(v)) {
+      if (--pending_[w] == 0) ready_.push_back(w);
+    }
+  }
+
+  // v failed: every resource that requires it, directly or not, is skipped with v as the cause.
+  void fail_dependents(std::size_t v) {
+    std::vector<std::size_t> stack{v};
+    while (!stack.empty()) {
+      const std::size_t u = stack.back();
+      stack.pop_back();
+      for (const std::size_t w : graph_.dependents(u)) {
+        auto& item = state_[w];
+        if (item.status == Status::kSkipped) continue;
+        const std::string cause = graph_.resources[v]->id();
+        item.reason = "requires " + cause + ", which " +
+                      (state_[v].status == Status::kDeferred ? "was deferred" : "failed") +
+                      (u == v ? "" : " (through " + graph_.resources[u]->id() + ")");
+        item.status = Status::kSkipped;
+        stack.push_back(w);
+      }
+    }
+  }
+
+  const ResourceGraph& graph_;
+  RunState& state_;
+  const providers::Host& host_;
+  const ExecuteOptions& options_;
+  std::vector<std::size_t> pending_;
+  std::deque<std::size_t> ready_;
+  std::map<providers::Provider*, std::vector<std::size_t>> queued_;
+  std::map<providers::Provider*, int> in_flight_;
+  int running_ = 0;
+  int finished_batches_ = 0;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+};
+
+}  // namespace
+
+void execute(const ResourceGraph& graph, RunState& state, const providers::Host& host, const ExecuteOptions& options) {
+  Scheduler(graph, state, host, options).run();
+}
+
+void verify(const ResourceGraph& graph, RunState& state, const providers::Host& host) {
+  std::map<providers::Provider*, std::vector<std::size_t>> changed;
+  for (std::size_t v = 0; v < graph.size(); ++v) {
+    if (state[v].status == Status::kChanged) changed[state[v].provider].push_back(v);
+  }
+  for (auto& [provider, members] : changed) {
+    std::vector<const resources::Resource*> batch;
+    for (const std::size_t v : members) batch.push_back(graph.resources[v].get());
+    auto seen = provider->observe(host, batch);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      auto& item = state[members[i]];
+      if (i >= seen.size() || seen[i].state == nullptr) {
+        item.status = Status::kFailed;
+        item.reason = "not converged: cannot observe it again: " + (i < seen.size() ? seen[i].unknown_reason : "");
+        continue;
+      }
+      const auto left = graph.resources[members[i]]->diff(*seen[i].state);
+      if (!left.empty()) {
+        item.status = Status::kFailed;
+        item.reason = "not converged: " + describe_drift_left(left);
+      }
+    }
+  }
+}
+
+}  // namespace reconcile::engine

@@ -1,0 +1,175 @@
+// The reconcile command line.
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+
+#include "engine/loader.h"
+#include "engine/run.h"
+#include "providers/fs.h"
+
+#ifndef RECONCILE_VERSION
+#define RECONCILE_VERSION "0.1.0"
+#endif
+
+namespace {
+
+using namespace reconcile;
+
+constexpr const char* kExitCodes =
+    "Exit codes:\n"
+    "  0  nothing drifted\n"
+    "  2  changes applied (with --dry-run: changes pending)\n"
+    "  4  failures (a resource failed, was skipped, or could not be observed)\n"
+    "  6  changes and failures\n"
+    "  1  invalid input or usage; nothing was changed\n";
+
+bool use_color(FILE* stream) { return ::isatty(::fileno(stream)) != 0 && std::getenv("NO_COLOR") == nullptr; }
+
+int print_errors(const std::vector<resources::Error>& errors) {
+  std::fputs(engine::render_errors(errors, use_color(stderr)).c_str(), stderr);
+  std::fprintf(stderr, "%zu error%s; nothing was changed.\n", errors.size(), errors.size() == 1 ? "" : "s");
+  return 1;
+}
+
+providers::Host offline_host(providers::Exec& exec, const std::string& root) {
+  providers::Host host;
+  host.root = root;
+  host.exec = &exec;
+  host.privileged = ::geteuid() == 0;
+  host.os_release = providers::read_os_release(root);
+  return host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"reconcile: converge this host to the desired state in STATE files (YAML or JSON).\n"
+               "Later files override earlier ones key by key.",
+               "reconcile"};
+  app.footer(kExitCodes);
+  app.set_version_flag("--version", RECONCILE_VERSION);
+
+  std::vector<std::string> files;
+  bool dry_run = false;
+  int jobs = 2;
+  std::string format = "text";
+  std::string report_file;
+  bool quiet = false;
+  int verbose = 0;
+  std::string log_level = "warn";
+  std::string root = "/";
+  int lock_wait = 60;
+
+  app.add_option("state", files, "state files, applied as layers in order")->check(CLI::NonexistentPath | CLI::ExistingPath);
+  app.add_flag("-n,--dry-run", dry_run, "show what would change; change nothing");
+  app.add_option("-j,--jobs", jobs, "changes applied at once")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--format", format, "output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  app.add_option("--report", report_file, "also write the report to FILE (JSON if FILE ends in .json), atomically");
+  app.add_flag("-q,--quiet", quiet, "print only the summary");
+  app.add_flag("-v,--verbose", verbose, "print in-sync resources, every step and more log");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
+  app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")->group("");
+
+  auto* validate = app.add_subcommand("validate", "check STATE files and exit: 0 valid, 1 invalid");
+  std::vector<std::string> validate_files;
+  bool explain = false;
+  validate->add_option("state", validate_files, "state files")->required();
+  validate->add_flag("--explain", explain, "print every effective value with the file:line it came from");
+
+  auto* graph_cmd = app.add_subcommand("graph", "print the resource graph as Graphviz DOT");
+  std::vector<std::string> graph_files;
+  graph_cmd->add_option("state", graph_files, "state files")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 1;
+  }
+
+  auto logger = spdlog::stderr_color_mt("reconcile");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^%l%$: %v");
+  spdlog::set_level(verbose > 0 && log_level == "warn" ? spdlog::level::info : spdlog::level::from_str(log_level));
+  if (verbose > 1) spdlog::set_level(spdlog::level::debug);
+
+  const auto registry = engine::builtin_registry();
+  providers::Exec exec;
+
+  if (validate->parsed() || graph_cmd->parsed()) {
+    const auto& which = validate->parsed() ? validate_files : graph_files;
+    auto prepared = engine::prepare(which, registry, offline_host(exec, root));
+    if (!prepared.errors.empty()) return print_errors(prepared.errors);
+    if (graph_cmd->parsed()) {
+      std::cout << prepared.compiled.graph.dot();
+      return 0;
+    }
+    if (explain) std::cout << engine::explain(prepared.root);
+    std::cout << "valid: " << prepared.compiled.graph.size() << " resources from " << which.size() << " file"
+              << (which.size() == 1 ? "" : "s") << "\n";
+    return 0;
+  }
+
+  if (files.empty()) {
+    std::fprintf(stderr, "reconcile: no state file given\n%s", app.help().c_str());
+    return 1;
+  }
+
+  engine::RunOptions options;
+  options.files = files;
+  options.dry_run = dry_run;
+  options.jobs = jobs;
+  options.root = root;
+  options.lock_wait = std::chrono::seconds(lock_wait);
+  const bool show_progress = !quiet && format == "text" && ::isatty(2) != 0;
+  std::mutex progress_mutex;
+  const auto started = std::chrono::steady_clock::now();
+  if (show_progress) {
+    const bool color = use_color(stderr);
+    options.progress = [&](const engine::ProgressEvent& event) {
+      std::lock_guard lock(progress_mutex);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (event.kind == engine::ProgressEvent::Kind::kStart) {
+        std::fprintf(stderr, "%s[%6.1fs] → %s (%s)…%s\n", color ? "\033[2m" : "", elapsed, event.id.c_str(),
+                     event.provider.c_str(), color ? "\033[0m" : "");
+      } else {
+        std::fprintf(stderr, "%s[%6.1fs] %s %s: %s in %.2f s%s\n", color ? "\033[2m" : "", elapsed,
+                     event.status == engine::Status::kChanged ? "✓" : "✗", event.id.c_str(),
+                     std::string(engine::to_string(event.status)).c_str(), event.seconds, color ? "\033[0m" : "");
+      }
+    };
+  }
+
+  engine::Report report = engine::converge(options, registry);
+  for (const auto& phase : report.phases) spdlog::info("phase {}: {:.3f} ms", phase.name, phase.seconds * 1000);
+  spdlog::info("processes spawned: {}", report.processes_spawned);
+
+  if (!report.errors.empty()) {
+    if (format == "json") std::cout << engine::render_json(report);
+    else print_errors(report.errors);
+  } else if (format == "json") {
+    std::cout << engine::render_json(report);
+  } else {
+    std::cout << engine::render_text(report, {use_color(stdout), quiet, verbose > 0});
+  }
+  if (!report_file.empty()) {
+    const std::string content = report_file.ends_with(".json") ? engine::render_json(report)
+                                                                : engine::render_text(report, {false, false, true});
+    auto written = providers::write_file_atomic(report_file, content, 0600);
+    if (!written) {
+      std::fprintf(stderr, "reconcile: cannot write the report: %s\n", written.error().c_str());
+      if (report.exit_code == 0) return 4;
+    }
+  }
+  return report.exit_code;
+}

@@ -1,0 +1,131 @@
+#include "engine/plan.h"
+
+#include <map>
+#include <thread>
+
+namespace reconcile::engine {
+
+std::string_view to_string(Status status) {
+  switch (status) {
+    case Status::kInSync: return "in-sync";
+    case Status::kDrifted: return "drifted";
+    case Status::kChanged: return "changed";
+    case Status::kFailed: return "failed";
+    case Status::kSkipped: return "skipped";
+    case Status::kUnknown: return "unknown";
+    case Status::kDeferred: return "deferred";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Resources grouped by the provider that serves them, in vertex order.
+std::map<providers::Provider*, std::vector<std::size_t>> by_provider(const ResourceGraph& graph,
+                                                                     const RunState& state) {
+  std::map<providers::Provider*, std::vector<std::size_t>> groups;
+  for (std::size_t v = 0; v < graph.size(); ++v) {
+    if (state[v].provider != nullptr) groups[state[v].provider].push_back(v);
+  }
+  return groups;
+}
+
+}  // namespace
+
+std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
+                                               const providers::Host& host) {
+  std::vector<resources::Error> errors;
+  std::map<providers::Provider*, std::vector<const resources::Resource*>> groups;
+  for (const auto& resource : graph.resources) {
+    providers::Provider* provider = registry.provider_for(resource->kind(), resource->provider_hint(), host);
+    if (provider == nullptr && !resource->provider_hint().empty()) {
+      errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue,
+                                        "no provider '" + resource->provider_hint() + "' for " + resource->kind(),
+                                        resource->location(), resource->key_path(),
+                                        resources::did_you_mean(resource->provider_hint(),
+                                                                registry.provider_names(resource->kind()))});
+      continue;
+    }
+    if (provider != nullptr) groups[provider].push_back(resource.get());
+  }
+  for (auto& [provider, members] : groups) {
+    for (auto& error : provider->validate(host, members)) errors.push_back(std::move(error));
+  }
+  return errors;
+}
+
+std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
+                                               const providers::Host& host, RunState& state) {
+  state = RunState(graph.size());
+  std::vector<providers::Observation> observations(graph.size());
+  for (std::size_t v = 0; v < graph.size(); ++v) {
+    const auto& resource = *graph.resources[v];
+    state[v].provider = registry.provider_for(resource.kind(), resource.provider_hint(), host);
+    if (state[v].provider == nullptr) {
+      observations[v] = providers::Observation::unknown("no provider for " + resource.kind() + " on this host");
+    }
+  }
+  // One batch per provider; providers observe side by side since they share nothing.
+  std::vector<std::thread> workers;
+  for (auto& [provider, members] : by_provider(graph, state)) {
+    auto work = [&graph, &host, &observations, provider, members] {
+      const std::string unusable = provider->unusable_reason(host);
+      if (!unusable.empty()) {
+        for (const std::size_t v : members) observations[v] = providers::Observation::unknown(unusable);
+        return;
+      }
+      std::vector<const resources::Resource*> batch;
+      for (const std::size_t v : members) batch.push_back(graph.resources[v].get());
+      auto seen = provider->observe(host, batch);
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        observations[members[i]] = i < seen.size() ? std::move(seen[i])
+                                                   : providers::Observation::unknown("the provider observed nothing");
+      }
+    };
+    workers.emplace_back(work);
+  }
+  for (auto& worker : workers) worker.join();
+  return observations;
+}
+
+void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
+          const Ledger& ledger) {
+  for (const std::size_t v : graph.order()) {
+    const auto& resource = *graph.resources[v];
+    auto& item = state[v];
+    auto& seen = observations[v];
+    item.observed = std::move(seen.state);
+    if (item.observed == nullptr) {
+      item.status = Status::kUnknown;
+      item.reason = seen.unknown_reason.empty() ? "not observed" : seen.unknown_reason;
+      continue;
+    }
+    const resources::Observed* baseline = item.observed.get();
+    std::unique_ptr<resources::Observed> predicted;
+    if (!seen.blocked_reason.empty()) {
+      item.blocked_reason = seen.blocked_reason;
+      for (const std::size_t u : graph.requirements(v)) {
+        const Status s = state[u].status;
+        if (s == Status::kDrifted) item.after.push_back(graph.resources[u]->id());
+      }
+      if (item.after.empty()) {
+        item.status = Status::kFailed;
+        item.reason = seen.blocked_reason;
+        continue;
+      }
+      predicted = resource.predicted();
+      if (predicted == nullptr) {
+        item.status = Status::kUnknown;
+        item.reason = seen.blocked_reason + "; cannot be predicted before " + item.after.front() + " changes";
+        continue;
+      }
+      item.predicted = true;
+      baseline = predicted.get();
+    }
+    item.drift = resource.diff(*baseline);
+    item.status = item.drift.empty() ? Status::kInSync : Status::kDrifted;
+    if (item.status == Status::kDrifted) item.label = ledger.label(resource.id(), resource.desired_fields());
+  }
+}
+
+}  // namespace reconcile::engine

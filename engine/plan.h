@@ -1,0 +1,59 @@
+#pragma once
+// Observe every resource (once per provider) and plan: a pure diff of desired against observed.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "engine/ledger.h"
+#include "engine/registry.h"
+#include "providers/provider.h"
+
+namespace reconcile::engine {
+
+/// Where a resource stands in a run.
+enum class Status {
+  kInSync,       // nothing to do
+  kDrifted,      // differs; in a dry run: would change
+  kChanged,      // changed by this run and verified
+  kFailed,       // could not be observed, planned or converged
+  kSkipped,      // not tried because something it requires failed
+  kUnknown,      // dry run: cannot be predicted
+  kDeferred,     // left for the next run (the package manager is busy)
+};
+
+/// "in-sync", "drifted", "changed", "failed", "skipped", "unknown", "deferred".
+std::string_view to_string(Status status);
+
+/// One resource through a run: what was seen, what differs, what was done.
+struct ResourceState {
+  providers::Provider* provider = nullptr;
+  std::unique_ptr<resources::Observed> observed;
+  Status status = Status::kInSync;
+  resources::Drift drift;
+  std::string reason;                // why failed, unknown, skipped or deferred
+  std::vector<std::string> after;    // planned against the state predicted after these change
+  bool predicted = false;            // the drift is against Resource::predicted()
+  std::string blocked_reason;        // what the observation said stands in the way
+  Label label = Label::kNone;
+  std::vector<providers::Step> steps;
+  double apply_seconds = 0;
+};
+
+/// Every resource's state, indexed like the graph's vertices.
+using RunState = std::vector<ResourceState>;
+
+/// Chooses each resource's provider (into state) and observes them, one batch per provider.
+std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
+                                               const providers::Host& host, RunState& state);
+
+/// Host-side validation by each provider (a zone exists); no change is made.
+std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
+                                               const providers::Host& host);
+
+/// Observations into a plan: which resources drifted, how, and why; labelled from the ledger.
+void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
+          const Ledger& ledger);
+
+}  // namespace reconcile::engine

@@ -1,0 +1,42 @@
+#pragma once
+// Every kind of resource and every provider the engine knows, registered in one function.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "providers/provider.h"
+#include "resources/kind.h"
+
+namespace reconcile::engine {
+
+/// Kinds by top-level key, providers by resource kind in order of preference.
+class Registry {
+ public:
+  void add_kind(resources::KindSpec spec);
+  void add_provider(std::unique_ptr<providers::Provider> provider);
+  /// Declares a top-level key whose kind is not implemented yet: using it is a clear error.
+  void add_planned_key(std::string key, std::string summary);
+
+  const resources::KindSpec* kind(const std::string& key) const;
+  const std::map<std::string, resources::KindSpec>& kinds() const { return kinds_; }
+  const std::map<std::string, std::string>& planned_keys() const { return planned_; }
+  /// Every top-level key, implemented or planned (for suggestions and the schema test).
+  std::vector<std::string> all_keys() const;
+  /// The provider for a kind on this host: the one a resource names, else the first suitable.
+  providers::Provider* provider_for(const std::string& kind, const std::string& hint,
+                                    const providers::Host& host) const;
+  /// Every provider name of a kind (for errors about a wrong hint).
+  std::vector<std::string> provider_names(const std::string& kind) const;
+
+ private:
+  std::map<std::string, resources::KindSpec> kinds_;
+  std::map<std::string, std::string> planned_;
+  std::map<std::string, std::vector<std::unique_ptr<providers::Provider>>> providers_;
+};
+
+/// The registry with every built-in kind and provider.
+Registry builtin_registry();
+
+}  // namespace reconcile::engine

@@ -1,0 +1,203 @@
+#include "engine/report.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace reconcile::engine {
+
+namespace {
+
+struct Paint {
+  bool on;
+  std::string operator()(const char* code, const std::string& text) const {
+    return on ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+  }
+};
+
+std::string seconds_text(double seconds) {
+  char buffer[32];
+  if (seconds < 1) std::snprintf(buffer, sizeof buffer, "%.1f ms", seconds * 1000);
+  else std::snprintf(buffer, sizeof buffer, "%.2f s", seconds);
+  return buffer;
+}
+
+std::string drift_text(const resources::FieldDrift& d) {
+  return d.field + " " + (d.observed.empty() ? "(none)" : d.observed) + " → " + d.desired;
+}
+
+}  // namespace
+
+void finish(Report& report) {
+  Counts c;
+  for (const auto& r : report.resources) {
+    ++c.total;
+    switch (r.status) {
+      case Status::kInSync: ++c.in_sync; break;
+      case Status::kDrifted: ++c.drifted; break;
+      case Status::kChanged: ++c.changed; break;
+      case Status::kFailed: ++c.failed; break;
+      case Status::kSkipped: ++c.skipped; break;
+      case Status::kUnknown: ++c.unknown; break;
+      case Status::kDeferred: ++c.deferred; break;
+    }
+  }
+  report.counts = c;
+  if (!report.errors.empty()) {
+    report.exit_code = 1;
+    return;
+  }
+  const bool changes = c.changed > 0 || c.drifted > 0 || c.deferred > 0;
+  const bool failures = c.failed > 0 || c.skipped > 0 || c.unknown > 0;
+  report.exit_code = (changes ? 2 : 0) + (failures ? 4 : 0);
+}
+
+std::string render_errors(const std::vector<resources::Error>& errors, bool color) {
+  const Paint paint{color};
+  std::string out;
+  for (const auto& e : errors) {
+    out += paint("1", e.location.str()) + ": " + paint("31", "error") + ": ";
+    if (!e.key_path.empty()) out += e.key_path + ": ";
+    out += e.message + "\n";
+    if (!e.hint.empty()) out += "  " + paint("36", "hint") + ": " + e.hint + "\n";
+  }
+  return out;
+}
+
+std::string render_text(const Report& report, const TextOptions& options) {
+  const Paint paint{options.color};
+  std::string out;
+  if (!report.errors.empty()) {
+    out += render_errors(report.errors, options.color);
+    out += std::to_string(report.errors.size()) + " error" + (report.errors.size() == 1 ? "" : "s") +
+           " in the state; nothing was observed or changed.\n";
+    return out;
+  }
+  for (const auto& warning : report.warnings) out += paint("33", "warning") + ": " + warning + "\n";
+  if (!options.quiet) {
+    for (const auto& r : report.resources) {
+      const std::string where = paint("2", "(" + r.location.str() + ")");
+      const std::string label = r.label == Label::kNone ? "" : " " + paint("2", "[" + std::string(to_string(r.label)) + "]");
+      switch (r.status) {
+        case Status::kInSync:
+          if (options.verbose) out += paint("2", "  " + r.id + ": in sync") + "\n";
+          break;
+        case Status::kDrifted:
+        case Status::kChanged: {
+          const bool done = r.status == Status::kChanged;
+          const std::string mark = done ? paint("32", "✓") : paint("33", "~");
+          for (const auto& d : r.drift) {
+            out += mark + " " + r.id + ": " + drift_text(d) + label + " " + where + "\n";
+          }
+          if (!r.after.empty()) {
+            out += "    would change after " + r.after.front() + (r.after.size() > 1 ? " and others" : "") + "\n";
+          }
+          if (done && options.verbose) {
+            for (const auto& s : r.steps) out += paint("2", "    ran: " + s.what + " (" + seconds_text(s.seconds) + ")") + "\n";
+          }
+          break;
+        }
+        case Status::kFailed:
+          out += paint("31", "✗") + " " + r.id + ": " + paint("31", "failed") + ": " + r.reason + " " + where + "\n";
+          for (const auto& d : r.drift) out += "    wanted: " + drift_text(d) + "\n";
+          for (const auto& s : r.steps) {
+            out += "    ran: " + s.what + " → exit " + std::to_string(s.exit_status) + "\n";
+            if (!s.error_tail.empty()) out += "      " + s.error_tail + "\n";
+          }
+          break;
+        case Status::kSkipped:
+          out += paint("33", "-") + " " + r.id + ": skipped: " + r.reason + " " + where + "\n";
+          break;
+        case Status::kUnknown:
+          out += paint("35", "?") + " " + r.id + ": unknown: " + r.reason + " " + where + "\n";
+          break;
+        case Status::kDeferred:
+          out += paint("33", "…") + " " + r.id + ": deferred to the next run: " + r.reason + " " + where + "\n";
+          break;
+      }
+    }
+  }
+  const auto& c = report.counts;
+  double total = 0;
+  for (const auto& phase : report.phases) total += phase.seconds;
+  std::string summary = report.dry_run ? "Dry run: " : "Applied: ";
+  if (report.dry_run) {
+    summary += std::to_string(c.drifted) + " would change, ";
+  } else {
+    summary += std::to_string(c.changed) + " changed, ";
+  }
+  summary += std::to_string(c.in_sync) + " in sync";
+  if (c.failed) summary += ", " + std::to_string(c.failed) + " failed";
+  if (c.skipped) summary += ", " + std::to_string(c.skipped) + " skipped";
+  if (c.unknown) summary += ", " + std::to_string(c.unknown) + " unknown";
+  if (c.deferred) summary += ", " + std::to_string(c.deferred) + " deferred";
+  summary += " of " + std::to_string(c.total) + " resources on " + report.host + " in " + seconds_text(total);
+  if (c.total > 0 && c.drifted == 0 && c.changed == 0 && c.failed == 0 && c.skipped == 0 && c.unknown == 0 &&
+      c.deferred == 0) {
+    summary += "; nothing to do";
+  }
+  out += (c.failed || c.skipped ? paint("31", summary) : paint("1", summary)) + "\n";
+  return out;
+}
+
+std::string render_json(const Report& report) {
+  using nlohmann::json;
+  json j;
+  j["mode"] = report.dry_run ? "dry-run" : "apply";
+  j["host"] = report.host;
+  j["started"] = report.started;
+  j["ended"] = report.ended;
+  j["exit_code"] = report.exit_code;
+  j["processes_spawned"] = report.processes_spawned;
+  j["phases"] = json::array();
+  for (const auto& p : report.phases) j["phases"].push_back({{"name", p.name}, {"seconds", p.seconds}});
+  j["state_files"] = json::array();
+  for (const auto& f : report.files) {
+    json file = {{"path", f.path}};
+    if (!f.git_commit.empty()) {
+      file["git_commit"] = f.git_commit;
+      file["git_dirty"] = f.git_dirty;
+    }
+    j["state_files"].push_back(std::move(file));
+  }
+  j["errors"] = json::array();
+  for (const auto& e : report.errors) {
+    j["errors"].push_back({{"code", std::string(to_string(e.code))},
+                           {"message", e.message},
+                           {"file", e.location.file},
+                           {"line", e.location.line},
+                           {"column", e.location.column},
+                           {"key_path", e.key_path},
+                           {"hint", e.hint}});
+  }
+  j["warnings"] = report.warnings;
+  j["resources"] = json::array();
+  for (const auto& r : report.resources) {
+    json item = {{"id", r.id},
+                 {"kind", r.kind},
+                 {"provider", r.provider},
+                 {"source", {{"file", r.location.file}, {"line", r.location.line}, {"column", r.location.column},
+                             {"key_path", r.key_path}}},
+                 {"status", std::string(to_string(r.status))}};
+    if (!r.reason.empty()) item["reason"] = r.reason;
+    if (!r.after.empty()) item["after"] = r.after;
+    if (r.label != Label::kNone) item["label"] = std::string(to_string(r.label));
+    item["drift"] = json::array();
+    for (const auto& d : r.drift) {
+      item["drift"].push_back({{"field", d.field}, {"observed", d.observed}, {"desired", d.desired}, {"reason", d.reason}});
+    }
+    item["changes"] = json::array();
+    for (const auto& s : r.steps) {
+      json step = {{"what", s.what}, {"seconds", s.seconds}, {"exit_status", s.exit_status}};
+      if (!s.error_tail.empty()) step["error_tail"] = s.error_tail;
+      item["changes"].push_back(std::move(step));
+    }
+    j["resources"].push_back(std::move(item));
+  }
+  const auto& c = report.counts;
+  j["counts"] = {{"total", c.total},     {"in_sync", c.in_sync}, {"drifted", c.drifted},
+                 {"changed", c.changed}, {"failed", c.failed},   {"skipped", c.skipped},
+                 {"unknown", c.unknown}, {"deferred", c.deferred}};
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace reconcile::engine

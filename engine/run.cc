@@ -1,0 +1,164 @@
+#include "engine/run.h"
+
+#include <unistd.h>
+
+#include "engine/host_info.h"
+#include "engine/loader.h"
+#include "engine/plan.h"
+
+namespace reconcile::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Times one phase into the list.
+class PhaseTimer {
+ public:
+  PhaseTimer(std::vector<PhaseTime>& phases, std::string name)
+      : phases_(phases), name_(std::move(name)), started_(Clock::now()) {}
+  ~PhaseTimer() { phases_.push_back({name_, std::chrono::duration<double>(Clock::now() - started_).count()}); }
+
+ private:
+  std::vector<PhaseTime>& phases_;
+  std::string name_;
+  Clock::time_point started_;
+};
+
+void append(std::vector<resources::Error>& into, std::vector<resources::Error> more) {
+  for (auto& error : more) into.push_back(std::move(error));
+}
+
+}  // namespace
+
+Prepared prepare(const std::vector<std::string>& files, const Registry& registry, const providers::Host& host) {
+  Prepared prepared;
+  {
+    PhaseTimer timer(prepared.phases, "load");
+    Loaded loaded = load_files(files);
+    prepared.root = std::move(loaded.root);
+    append(prepared.errors, std::move(loaded.errors));
+  }
+  if (!prepared.errors.empty()) return prepared;
+  {
+    PhaseTimer timer(prepared.phases, "compile");
+    prepared.compiled = compile(prepared.root, registry);
+    append(prepared.errors, std::move(prepared.compiled.errors));
+  }
+  if (!prepared.errors.empty()) return prepared;
+  {
+    PhaseTimer timer(prepared.phases, "validate");
+    append(prepared.errors, validate_on_host(prepared.compiled.graph, registry, host));
+  }
+  return prepared;
+}
+
+Report converge(const RunOptions& options, const Registry& registry) {
+  Report report;
+  report.dry_run = options.dry_run;
+  report.started = now_iso8601();
+  report.host = host_name();
+  const std::size_t spawned_before = providers::Exec::spawned();
+
+  providers::Exec exec;
+  providers::Host host;
+  host.root = options.root;
+  host.exec = &exec;
+  host.privileged = ::geteuid() == 0;
+  host.os_release = providers::read_os_release(options.root);
+
+  for (const auto& file : options.files) report.files.push_back(state_file_info(file));
+
+  Prepared prepared = prepare(options.files, registry, host);
+  report.phases = std::move(prepared.phases);
+  if (!prepared.errors.empty()) {
+    report.errors = std::move(prepared.errors);
+    report.ended = now_iso8601();
+    finish(report);
+    return report;
+  }
+  auto& graph = prepared.compiled.graph;
+
+  if (!options.dry_run && !host.privileged) {
+    report.errors.push_back(resources::Error{resources::ErrorCode::kSystem,
+                                             "applying changes needs root; nothing was observed or changed",
+                                             resources::Location{}, "",
+                                             "run it with sudo, or preview with --dry-run"});
+    report.ended = now_iso8601();
+    finish(report);
+    return report;
+  }
+
+  std::optional<RunLock> lock;
+  if (!options.dry_run) {
+    auto acquired = RunLock::acquire(host.path(options.lock_path), options.lock_wait);
+    if (!acquired) {
+      report.errors.push_back(resources::Error{resources::ErrorCode::kSystem, acquired.error(), resources::Location{},
+                                               "", "wait for the other run, or check for a stuck one"});
+      report.ended = now_iso8601();
+      finish(report);
+      return report;
+    }
+    lock.emplace(std::move(*acquired));
+  }
+
+  Ledger ledger = Ledger::load(host.path(options.ledger_path));
+  RunState state;
+  std::vector<providers::Observation> observations;
+  {
+    PhaseTimer timer(report.phases, "observe");
+    observations = observe_all(graph, registry, host, state);
+  }
+  {
+    PhaseTimer timer(report.phases, "plan");
+    plan(graph, std::move(observations), state, ledger);
+  }
+  if (!options.dry_run) {
+    {
+      PhaseTimer timer(report.phases, "apply");
+      execute(graph, state, host, ExecuteOptions{options.jobs, options.progress});
+    }
+    {
+      PhaseTimer timer(report.phases, "verify");
+      verify(graph, state, host);
+    }
+    bool touched = false;
+    for (std::size_t v = 0; v < graph.size(); ++v) {
+      if (state[v].status == Status::kInSync || state[v].status == Status::kChanged) {
+        const auto& resource = *graph.resources[v];
+        const auto desired = resource.desired_fields();
+        if (ledger.label(resource.id(), desired) != Label::kCorrective) touched = true;
+        ledger.record(resource.id(), desired);
+      }
+    }
+    if (touched) {
+      const std::string error = ledger.save(host.path(options.ledger_path));
+      if (!error.empty()) report.warnings.push_back("cannot write the ledger: " + error);
+    }
+  }
+
+  for (std::size_t v = 0; v < graph.size(); ++v) {
+    const auto& resource = *graph.resources[v];
+    auto& item = state[v];
+    ResourceReport r;
+    r.id = resource.id();
+    r.kind = resource.kind();
+    r.provider = item.provider != nullptr ? std::string(item.provider->name()) : "";
+    r.location = resource.location();
+    r.key_path = resource.key_path();
+    r.status = item.status;
+    r.reason = item.reason;
+    r.after = item.after;
+    r.label = item.label;
+    r.drift = item.drift;
+    r.steps = std::move(item.steps);
+    r.seconds = item.apply_seconds;
+    report.resources.push_back(std::move(r));
+  }
+  report.processes_spawned = providers::Exec::spawned() - spawned_before;
+  report.ended = now_iso8601();
+  finish(report);
+  return report;
+}
+
+}  // namespace reconcile::engine

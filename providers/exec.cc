@@ -1,0 +1,192 @@
+#include "providers/exec.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace reconcile::providers {
+
+namespace {
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+std::string trim_tail(const std::string& text, std::size_t max_lines) {
+  std::size_t end = text.find_last_not_of(" \n\r\t");
+  if (end == std::string::npos) return "";
+  std::size_t pos = end + 1;
+  std::size_t lines = 0;
+  while (pos > 0) {
+    const std::size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string::npos) {
+      pos = 0;
+      break;
+    }
+    if (++lines >= max_lines) {
+      pos = nl + 1;
+      break;
+    }
+    pos = nl;
+  }
+  std::string out = text.substr(pos, end + 1 - pos);
+  if (out.size() > 2000) out = "…" + out.substr(out.size() - 2000);
+  return out;
+}
+
+}  // namespace
+
+std::string ExecResult::tail(std::size_t max_lines) const {
+  if (!spawn_error.empty()) return spawn_error;
+  std::string text = trim_tail(err, max_lines);
+  if (text.empty()) text = trim_tail(out, max_lines);
+  return text;
+}
+
+std::string ExecResult::status_text() const {
+  if (!spawn_error.empty()) return "not started: " + spawn_error;
+  if (timed_out) return "timed out after " + std::to_string(static_cast<int>(seconds)) + " s";
+  if (signal != 0) return std::string("killed by signal ") + std::to_string(signal);
+  return "exit status " + std::to_string(exit_status);
+}
+
+std::string Exec::describe(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& arg : argv) {
+    if (!out.empty()) out += ' ';
+    const bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
+    if (plain) {
+      out += arg;
+    } else {
+      out += '\'';
+      for (const char c : arg) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+      out += '\'';
+    }
+  }
+  return out;
+}
+
+ExecResult Exec::run(const ExecRequest& request) {
+  ExecResult result;
+  const auto started = std::chrono::steady_clock::now();
+  if (request.argv.empty()) {
+    result.spawn_error = "empty command";
+    return result;
+  }
+  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    result.spawn_error = std::string("pipe: ") + std::strerror(errno);
+    for (int* fds : {in_pipe, out_pipe, err_pipe}) {
+      close_fd(fds[0]);
+      close_fd(fds[1]);
+    }
+    return result;
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (const auto& extra : request.extra_env) {
+    const std::string name = extra.substr(0, extra.find('=') + 1);
+    std::erase_if(env_strings, [&](const std::string& s) { return s.starts_with(name); });
+    env_strings.push_back(extra);
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = request.argv;
+  std::vector<char*> argv;
+  for (auto& s : argv_copy) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close_fd(in_pipe[0]);
+  close_fd(out_pipe[1]);
+  close_fd(err_pipe[1]);
+  if (rc != 0) {
+    result.spawn_error = request.argv[0] + ": " + std::strerror(rc);
+    close_fd(in_pipe[1]);
+    close_fd(out_pipe[0]);
+    close_fd(err_pipe[0]);
+    return result;
+  }
+  spawned_.fetch_add(1);
+
+  std::size_t written = 0;
+  if (request.stdin_data.empty()) close_fd(in_pipe[1]);
+  else ::fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  const auto deadline = started + request.timeout;
+  char buffer[16384];
+  while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
+    pollfd fds[3];
+    int n = 0;
+    int out_index = -1, err_index = -1, in_index = -1;
+    if (out_pipe[0] >= 0) { out_index = n; fds[n++] = {out_pipe[0], POLLIN, 0}; }
+    if (err_pipe[0] >= 0) { err_index = n; fds[n++] = {err_pipe[0], POLLIN, 0}; }
+    if (in_pipe[1] >= 0) { in_index = n; fds[n++] = {in_pipe[1], POLLOUT, 0}; }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    const int ready = ::poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    auto drain = [&](int index, int& fd, std::string& sink) {
+      if (index < 0 || (fds[index].revents & (POLLIN | POLLHUP | POLLERR)) == 0) return;
+      const ssize_t got = ::read(fd, buffer, sizeof buffer);
+      if (got > 0) {
+        if (sink.size() < (64u << 20)) sink.append(buffer, static_cast<std::size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        close_fd(fd);
+      }
+    };
+    drain(out_index, out_pipe[0], result.out);
+    drain(err_index, err_pipe[0], result.err);
+    if (in_index >= 0 && (fds[in_index].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+      const ssize_t put = ::write(in_pipe[1], request.stdin_data.data() + written, request.stdin_data.size() - written);
+      if (put > 0) written += static_cast<std::size_t>(put);
+      if (put < 0 && errno != EAGAIN && errno != EINTR) close_fd(in_pipe[1]);
+      if (written >= request.stdin_data.size()) close_fd(in_pipe[1]);
+    }
+  }
+  close_fd(in_pipe[1]);
+  close_fd(out_pipe[0]);
+  close_fd(err_pipe[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace reconcile::providers

@@ -1,0 +1,101 @@
+#include "providers/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace reconcile::providers {
+
+namespace {
+
+std::string errno_text(const std::string& what, const std::filesystem::path& path) {
+  return what + " " + path.string() + ": " + std::strerror(errno);
+}
+
+std::filesystem::path temp_name(const std::filesystem::path& path) {
+  return path.parent_path() / ("." + path.filename().string() + ".reconcile-" + std::to_string(::getpid()));
+}
+
+std::expected<void, std::string> fsync_directory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(errno_text("open directory", dir));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return std::unexpected(errno_text("fsync", dir));
+  return {};
+}
+
+}  // namespace
+
+std::expected<void, std::string> write_file_atomic(const std::filesystem::path& path, const std::string& content,
+                                                   unsigned mode) {
+  const auto tmp = temp_name(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return std::unexpected(errno_text("create", tmp));
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const auto error = errno_text("write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return std::unexpected(error);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+    const auto error = errno_text("fsync", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return std::unexpected(error);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const auto error = errno_text("rename to", path);
+    ::unlink(tmp.c_str());
+    return std::unexpected(error);
+  }
+  return fsync_directory(path.parent_path());
+}
+
+std::expected<void, std::string> replace_symlink_atomic(const std::filesystem::path& link, const std::string& target) {
+  const auto tmp = temp_name(link);
+  ::unlink(tmp.c_str());
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return std::unexpected(errno_text("symlink", tmp));
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
+    const auto error = errno_text("rename to", link);
+    ::unlink(tmp.c_str());
+    return std::unexpected(error);
+  }
+  return fsync_directory(link.parent_path());
+}
+
+std::expected<std::string, std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(std::string(std::strerror(errno)));
+  std::string out;
+  char buffer[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string error = std::strerror(errno);
+      ::close(fd);
+      return std::unexpected(error);
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      ::close(fd);
+      return std::unexpected("larger than " + std::to_string(max_bytes >> 20) + " MiB");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace reconcile::providers

@@ -1,0 +1,160 @@
+#include "providers/localtime.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <system_error>
+
+#include "providers/fs.h"
+#include "resources/timezone.h"
+
+namespace reconcile::providers {
+
+namespace {
+
+constexpr std::string_view kZoneinfo = "/usr/share/zoneinfo";
+constexpr std::string_view kLocaltime = "/etc/localtime";
+constexpr std::string_view kTimezoneFile = "/etc/timezone";
+
+bool is_zone_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && std::string_view(magic, 4) == "TZif";
+}
+
+// What /etc/localtime resolves to, as a zone name when it points into the zone database.
+void observe_link(const Host& host, resources::TimezoneObserved& seen) {
+  std::error_code ec;
+  const auto link = host.path(kLocaltime);
+  const auto status = std::filesystem::symlink_status(link, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    seen.zone = "missing";
+    return;
+  }
+  if (!std::filesystem::is_symlink(status)) {
+    seen.zone = "a regular file, not a link";
+    return;
+  }
+  std::filesystem::path target = std::filesystem::read_symlink(link, ec);
+  if (ec) {
+    seen.zone = "unreadable link: " + ec.message();
+    return;
+  }
+  if (target.is_relative()) target = std::filesystem::path("/etc") / target;
+  target = target.lexically_normal();
+  const std::string text = target.string();
+  for (const std::string_view prefix : {kZoneinfo, std::string_view("/usr/lib/zoneinfo")}) {
+    const std::string with_slash = std::string(prefix) + "/";
+    if (text.starts_with(with_slash)) {
+      seen.zone = text.substr(with_slash.size());
+      seen.zone_known = is_zone_file(host.path(text));
+      if (!seen.zone_known) seen.zone += " (not a zone file)";
+      return;
+    }
+  }
+  seen.zone = text + " (outside the zone database)";
+}
+
+}  // namespace
+
+std::vector<std::string> list_zones(const std::filesystem::path& zoneinfo) {
+  std::vector<std::string> zones;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(zoneinfo, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const auto relative = it->path().lexically_relative(zoneinfo).string();
+    if (it->is_directory(ec)) {
+      if (relative == "posix" || relative == "right") it.disable_recursion_pending();
+      continue;
+    }
+    if (relative.find('.') != std::string::npos || relative.find('/') == std::string::npos) {
+      if (relative != "UTC" && relative != "GMT") continue;
+    }
+    zones.push_back(relative);
+  }
+  return zones;
+}
+
+std::string LocaltimeProvider::unusable_reason(const Host& host) const {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(host.path(kZoneinfo), ec)) {
+    return "the zone database " + std::string(kZoneinfo) + " is missing (install tzdata)";
+  }
+  return "";
+}
+
+std::vector<resources::Error> LocaltimeProvider::validate(const Host& host,
+                                                          std::span<const Resource* const> resources) {
+  std::vector<resources::Error> errors;
+  if (!unusable_reason(host).empty()) return errors;  // reported per resource at observe time
+  for (const Resource* resource : resources) {
+    const auto& tz = dynamic_cast<const resources::TimezoneResource&>(*resource);
+    const auto file = host.path(std::string(kZoneinfo) + "/" + tz.zone());
+    if (is_zone_file(file)) continue;
+    std::string hint = resources::did_you_mean(tz.zone(), list_zones(host.path(kZoneinfo)));
+    if (hint.empty()) hint = "zone names are the files under " + std::string(kZoneinfo) + ", e.g. Europe/Helsinki";
+    errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue, "unknown time zone '" + tz.zone() + "'",
+                                      tz.location(), tz.key_path(), hint});
+  }
+  return errors;
+}
+
+std::vector<Observation> LocaltimeProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+  auto seen = std::make_unique<resources::TimezoneObserved>();
+  observe_link(host, *seen);
+  std::error_code ec;
+  if (std::filesystem::exists(host.path(kTimezoneFile), ec)) {
+    seen->has_timezone_file = true;
+    auto content = read_file(host.path(kTimezoneFile), 4096);
+    if (content) {
+      seen->timezone_file = content->substr(0, content->find('\n'));
+    } else {
+      std::vector<Observation> out;
+      for (std::size_t i = 0; i < resources.size(); ++i) {
+        out.push_back(Observation::unknown("not observable: /etc/timezone: " + content.error()));
+      }
+      return out;
+    }
+  }
+  std::vector<Observation> out;
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    auto copy = std::make_unique<resources::TimezoneObserved>(*seen);
+    out.push_back(Observation::known(std::move(copy)));
+  }
+  return out;
+}
+
+std::vector<ChangeOutcome> LocaltimeProvider::apply(const Host& host, std::span<const Change> changes) {
+  std::vector<ChangeOutcome> outcomes;
+  for (const Change& change : changes) {
+    const auto& tz = dynamic_cast<const resources::TimezoneResource&>(*change.resource);
+    ChangeOutcome outcome;
+    for (const auto& field : *change.drift) {
+      const auto started = std::chrono::steady_clock::now();
+      Step step;
+      std::expected<void, std::string> done;
+      if (field.field == "zone") {
+        const std::string target = std::string(kZoneinfo) + "/" + tz.zone();
+        step.what = "link " + std::string(kLocaltime) + " → " + target;
+        done = replace_symlink_atomic(host.path(kLocaltime), target);
+      } else {
+        step.what = "write " + std::string(kTimezoneFile) + ": " + tz.zone();
+        done = write_file_atomic(host.path(kTimezoneFile), tz.zone() + "\n", 0644);
+      }
+      step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (!done) {
+        step.exit_status = 1;
+        step.error_tail = done.error();
+        outcome.result = ChangeOutcome::Result::kFailed;
+        outcome.message = done.error();
+      }
+      outcome.steps.push_back(std::move(step));
+      if (!done) break;
+    }
+    outcomes.push_back(std::move(outcome));
+  }
+  return outcomes;
+}
+
+}  // namespace reconcile::providers

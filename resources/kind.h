@@ -1,0 +1,34 @@
+#pragma once
+// How a top-level key of the state file turns into resources. Each kind registers one KindSpec;
+// the compiler looks keys up in the registry, so a new kind plugs in without a central switch.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "resources/node.h"
+#include "resources/resource.h"
+
+namespace reconcile::resources {
+
+/// Where a kind's compile function sends what it builds.
+class CompileContext {
+ public:
+  virtual ~CompileContext() = default;
+  /// Adds a resource; duplicates and contradictions are settled by the compiler.
+  virtual void add(std::unique_ptr<Resource> resource) = 0;
+  /// Collects input errors; the run stops before observing anything if there are any.
+  virtual NodeReader& reader() = 0;
+  /// Reads an entry's `requires:` list into the resource.
+  void read_requires(const Node& entry_map, Resource& resource);
+};
+
+/// A top-level key of the state file and how it compiles.
+struct KindSpec {
+  std::string key;      // top-level key, e.g. "timezone"
+  std::string summary;  // one line for --help and the schema test
+  std::function<void(const Node& value, CompileContext& context)> compile;
+};
+
+}  // namespace reconcile::resources

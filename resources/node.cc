@@ -1,0 +1,138 @@
+#include "resources/node.h"
+
+#include <charconv>
+
+namespace reconcile::resources {
+
+const Node* Node::find(std::string_view key) const {
+  for (const auto& entry : entries) {
+    if (entry.key == key) return &entry.value;
+  }
+  return nullptr;
+}
+
+std::string Node::describe() const {
+  switch (type) {
+    case Type::kNull: return "null";
+    case Type::kSequence: return "a list";
+    case Type::kMap: return "a mapping";
+    case Type::kScalar: break;
+  }
+  switch (tag) {
+    case Tag::kNumber: return "the number " + scalar;
+    case Tag::kBool: return "the boolean " + scalar;
+    default: return "the string '" + (scalar.size() > 40 ? scalar.substr(0, 40) + "…" : scalar) + "'";
+  }
+}
+
+void NodeReader::fail(const Node& node, ErrorCode code, std::string message, std::string hint) {
+  errors_.push_back(Error{code, std::move(message), node.location, node.path, std::move(hint)});
+}
+
+namespace {
+
+bool plain_is_bool(const std::string& s, bool* value) {
+  if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "Yes" || s == "on") {
+    *value = true;
+    return true;
+  }
+  if (s == "false" || s == "False" || s == "FALSE" || s == "no" || s == "No" || s == "off") {
+    *value = false;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> NodeReader::string(const Node& node, std::string_view what, bool allow_number) {
+  if (node.is_scalar()) {
+    bool ignored = false;
+    const bool looks_bool = node.tag == Node::Tag::kBool ||
+                            (node.tag == Node::Tag::kPlain && plain_is_bool(node.scalar, &ignored));
+    if (looks_bool) {
+      fail(node, ErrorCode::kType, "expected " + std::string(what) + ", got " + node.describe(),
+           "quote it if you mean the text \"" + node.scalar + "\"");
+      return std::nullopt;
+    }
+    if (node.tag == Node::Tag::kNumber && !allow_number) {
+      fail(node, ErrorCode::kType, "expected " + std::string(what) + ", got " + node.describe(),
+           "quote it if you mean the text \"" + node.scalar + "\"");
+      return std::nullopt;
+    }
+    return node.scalar;
+  }
+  fail(node, ErrorCode::kType, "expected " + std::string(what) + ", got " + node.describe());
+  return std::nullopt;
+}
+
+std::optional<bool> NodeReader::boolean(const Node& node) {
+  bool value = false;
+  if (node.is_scalar() && (node.tag == Node::Tag::kBool || node.tag == Node::Tag::kPlain) &&
+      plain_is_bool(node.scalar, &value)) {
+    return value;
+  }
+  fail(node, ErrorCode::kType, "expected true or false, got " + node.describe());
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> NodeReader::integer(const Node& node, std::int64_t min, std::int64_t max) {
+  std::int64_t value = 0;
+  if (node.is_scalar() && (node.tag == Node::Tag::kNumber || node.tag == Node::Tag::kPlain)) {
+    const char* begin = node.scalar.data();
+    const char* end = begin + node.scalar.size();
+    auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (ec == std::errc() && ptr == end) {
+      if (value < min || value > max) {
+        fail(node, ErrorCode::kInvalidValue,
+             "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                 ", got " + node.scalar);
+        return std::nullopt;
+      }
+      return value;
+    }
+  }
+  fail(node, ErrorCode::kType, "expected a whole number, got " + node.describe());
+  return std::nullopt;
+}
+
+std::vector<const Node*> NodeReader::list(const Node& node, std::string_view what, bool allow_single) {
+  std::vector<const Node*> out;
+  if (node.is_sequence()) {
+    for (const auto& item : node.items) out.push_back(&item);
+    return out;
+  }
+  if (node.is_null()) return out;
+  if (allow_single && node.is_scalar()) {
+    out.push_back(&node);
+    return out;
+  }
+  fail(node, ErrorCode::kType, "expected a list of " + std::string(what) + ", got " + node.describe(),
+       node.is_scalar() ? "write it as [" + node.scalar + "]" : "");
+  return out;
+}
+
+bool NodeReader::check_keys(const Node& node, const std::vector<std::string>& allowed, std::string_view what) {
+  if (!node.is_map()) {
+    fail(node, ErrorCode::kType, "expected " + std::string(what) + ", got " + node.describe());
+    return false;
+  }
+  bool ok = true;
+  for (const auto& entry : node.entries) {
+    bool known = false;
+    for (const auto& key : allowed) known = known || key == entry.key;
+    if (known) continue;
+    ok = false;
+    std::string hint = did_you_mean(entry.key, allowed);
+    if (hint.empty()) {
+      hint = "allowed keys: ";
+      for (std::size_t i = 0; i < allowed.size(); ++i) hint += (i ? ", " : "") + allowed[i];
+    }
+    errors_.push_back(Error{ErrorCode::kUnknownKey, "unknown key '" + entry.key + "' in " + std::string(what),
+                            entry.key_location, node.path.empty() ? entry.key : node.path + "." + entry.key,
+                            hint});
+  }
+  return ok;
+}
+
+}  // namespace reconcile::resources

@@ -1,0 +1,89 @@
+#pragma once
+// What every managed thing has in common: an identity, a desired state, its dependencies,
+// and a diff against what was observed. Platform-free: no I/O, no logging.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resources/error.h"
+
+namespace reconcile::resources {
+
+/// The one spelling of a resource id: "package:nginx", or the kind alone for singletons ("timezone").
+std::string make_id(std::string_view kind, std::string_view name);
+
+/// A named value of a desired or observed state, as shown in reports and kept in the ledger.
+struct Field {
+  std::string name;
+  std::string value;
+};
+
+/// One field that differs: what was observed, what is desired, and why it matters.
+struct FieldDrift {
+  std::string field;
+  std::string observed;
+  std::string desired;
+  std::string reason;
+};
+
+/// Every field that differs; empty means in sync.
+using Drift = std::vector<FieldDrift>;
+
+/// What a provider saw of one resource on the host, typed per kind.
+class Observed {
+ public:
+  virtual ~Observed() = default;
+  /// The observed fields, for reports.
+  virtual std::vector<Field> fields() const = 0;
+};
+
+/// A dependency named in the state file, with where it was named.
+struct Requirement {
+  std::string id;
+  Location location;
+  std::string key_path;
+};
+
+/// The desired state of one managed thing.
+class Resource {
+ public:
+  Resource(std::string kind, std::string name, Location location, std::string key_path);
+  virtual ~Resource() = default;
+
+  const std::string& kind() const { return kind_; }
+  const std::string& name() const { return name_; }
+  const std::string& id() const { return id_; }
+  const Location& location() const { return location_; }
+  const std::string& key_path() const { return key_path_; }
+
+  const std::vector<Requirement>& requirements() const { return requirements_; }
+  void add_requirement(Requirement requirement) { requirements_.push_back(std::move(requirement)); }
+
+  /// Ids this resource should converge after, if the state manages them (a service after its package).
+  virtual std::vector<std::string> auto_requires() const { return {}; }
+  /// The desired fields, for reports and the ledger of last-applied values.
+  virtual std::vector<Field> desired_fields() const = 0;
+  /// What differs between desired and observed; empty when in sync.
+  virtual Drift diff(const Observed& observed) const = 0;
+  /// The state to plan against when the observation waits on a change of a requirement
+  /// (a unit its package will install); nullptr when that cannot be predicted.
+  virtual std::unique_ptr<Observed> predicted() const { return nullptr; }
+  /// A provider this resource must use ("apt"), or "" for the host's default.
+  virtual std::string provider_hint() const { return ""; }
+
+ private:
+  std::string kind_;
+  std::string name_;
+  std::string id_;
+  Location location_;
+  std::string key_path_;
+  std::vector<Requirement> requirements_;
+};
+
+/// Checks a name against a strict charset (letters, digits and `extra`), length 1..max_length.
+/// Returns "" when valid, else what is wrong with it.
+std::string check_name(std::string_view name, std::string_view extra, std::size_t max_length = 128);
+
+}  // namespace reconcile::resources
