@@ -47,6 +47,23 @@ std::vector<std::size_t> ResourceGraph::order() const {
   return out;
 }
 
+bool ResourceGraph::add(std::unique_ptr<resources::Resource> resource) {
+  if (index.contains(resource->id())) return false;
+  const std::size_t v = resources.size();
+  index.emplace(resource->id(), v);
+  boost::add_vertex(graph);
+  auto link = [&](const std::string& id, EdgeOrigin origin) {
+    const auto target = index.find(id);
+    if (target == index.end() || target->second == v || edges.contains({target->second, v})) return;
+    edges.emplace(std::make_pair(target->second, v), std::move(origin));
+    boost::add_edge(target->second, v, graph);
+  };
+  for (const auto& requirement : resource->requirements()) link(requirement.id, EdgeOrigin{false, requirement.location});
+  for (const auto& wanted : resource->auto_requires()) link(wanted, EdgeOrigin{true, resource->location()});
+  resources.push_back(std::move(resource));
+  return true;
+}
+
 namespace {
 
 std::string dot_quote(const std::string& text) {

@@ -32,6 +32,9 @@ class ResourceGraph {
   std::map<std::pair<std::size_t, std::size_t>, EdgeOrigin> edges;
 
   std::size_t size() const { return resources.size(); }
+  /// Adds a resource after compiling (from Provider::expand), with edges from the managed
+  /// resources it requires; returns false (and adds nothing) when its id is already managed.
+  bool add(std::unique_ptr<resources::Resource> resource);
   /// The vertices v must wait for.
   std::vector<std::size_t> requirements(std::size_t v) const;
   /// The vertices that wait for v.

@@ -54,6 +54,18 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
   return errors;
 }
 
+void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
+  std::map<providers::Provider*, std::vector<const resources::Resource*>> groups;
+  for (const auto& resource : graph.resources) {
+    providers::Provider* provider = registry.provider_for(resource->kind(), resource->provider_hint(), host);
+    if (provider != nullptr) groups[provider].push_back(resource.get());
+  }
+  for (auto& [provider, members] : groups) {
+    if (!provider->unusable_reason(host).empty()) continue;
+    for (auto& added : provider->expand(host, members)) graph.add(std::move(added));
+  }
+}
+
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
                                                const providers::Host& host, RunState& state) {
   state = RunState(graph.size());

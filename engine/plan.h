@@ -44,6 +44,9 @@ struct ResourceState {
 /// Every resource's state, indexed like the graph's vertices.
 using RunState = std::vector<ResourceState>;
 
+/// Lets each provider add the resources that depend on what the host holds (Provider::expand).
+void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host);
+
 /// Chooses each resource's provider (into state) and observes them, one batch per provider.
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
                                                const providers::Host& host, RunState& state);

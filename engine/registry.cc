@@ -70,8 +70,12 @@ Registry builtin_registry() {
   registry.add_planned_key("script", "a script run after everything else");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
+  // Kinds and their providers, providers of a kind in order of preference. One block per kind.
   registry.add_kind(resources::timezone_kind());
   registry.add_provider(std::make_unique<providers::LocaltimeProvider>());
+  // (packages)
+  // (services)
+  // (users)
   return registry;
 }
 

@@ -107,6 +107,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
   std::vector<providers::Observation> observations;
   {
     PhaseTimer timer(report.phases, "observe");
+    expand_all(graph, registry, host);
     observations = observe_all(graph, registry, host, state);
   }
   {

@@ -82,6 +82,9 @@ class Provider {
   virtual std::string unusable_reason(const Host&) const { return ""; }
   /// Checks that need the host but change nothing (a zone exists); errors stop the run as input errors.
   virtual std::vector<resources::Error> validate(const Host&, std::span<const Resource* const>) { return {}; }
+  /// Resources that exist only once the host is seen (the login allow-list becomes one lock per
+  /// account that can log in now). Called once, before observe; ids the state already manages are dropped.
+  virtual std::vector<std::unique_ptr<Resource>> expand(const Host&, std::span<const Resource* const>) { return {}; }
   /// Observes every given resource in one batch; returns one observation per resource, in order.
   virtual std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) = 0;
   /// Converges a batch of drifted resources; returns one outcome per change, in order.
