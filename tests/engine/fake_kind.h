@@ -1,0 +1,125 @@
+#pragma once
+// An in-memory kind for engine tests: `fakes: [{name, value, requires}]`, observed from and applied
+// to a map, so planning and execution can be tested without touching a host.
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "engine/registry.h"
+#include "providers/provider.h"
+#include "resources/kind.h"
+
+namespace reconcile::testing {
+
+class FakeObserved : public resources::Observed {
+ public:
+  std::string value;
+  std::vector<resources::Field> fields() const override { return {{"value", value}}; }
+};
+
+class FakeResource : public resources::Resource {
+ public:
+  FakeResource(std::string name, std::string value, resources::Location location, std::string path)
+      : Resource("fake", std::move(name), std::move(location), std::move(path)), value_(std::move(value)) {}
+  const std::string& value() const { return value_; }
+  std::vector<resources::Field> desired_fields() const override { return {{"value", value_}}; }
+  resources::Drift diff(const resources::Observed& observed) const override {
+    const auto& seen = dynamic_cast<const FakeObserved&>(observed);
+    if (seen.value == value_) return {};
+    return {{"value", seen.value, value_, "differs"}};
+  }
+  std::unique_ptr<resources::Observed> predicted() const override {
+    auto state = std::make_unique<FakeObserved>();
+    state->value = "predicted";
+    return state;
+  }
+  std::vector<std::string> auto_requires() const override { return auto_; }
+  std::vector<std::string> auto_;
+
+ private:
+  std::string value_;
+};
+
+/// The fake host: values by name; names in `failing` fail to apply, in `blocked` are blocked until
+/// something else is applied, in `unobservable` cannot be observed.
+class FakeProvider : public providers::Provider {
+ public:
+  std::map<std::string, std::string> world;
+  std::set<std::string> failing, blocked, unobservable, stuck;
+  std::vector<std::vector<std::string>> batches;  // names per apply() call
+  int observe_calls = 0;
+  std::mutex mutex;
+
+  std::string_view name() const override { return "fake"; }
+  std::string_view kind() const override { return "fake"; }
+  std::vector<providers::Observation> observe(const providers::Host&,
+                                              std::span<const resources::Resource* const> resources) override {
+    std::lock_guard lock(mutex);
+    ++observe_calls;
+    std::vector<providers::Observation> out;
+    for (const auto* resource : resources) {
+      if (unobservable.contains(resource->name())) {
+        out.push_back(providers::Observation::unknown("not observable: permission denied"));
+        continue;
+      }
+      auto state = std::make_unique<FakeObserved>();
+      state->value = world.contains(resource->name()) ? world[resource->name()] : "absent";
+      auto observation = providers::Observation::known(std::move(state));
+      if (blocked.contains(resource->name())) observation.blocked_reason = resource->name() + " does not exist";
+      out.push_back(std::move(observation));
+    }
+    return out;
+  }
+  std::vector<providers::ChangeOutcome> apply(const providers::Host&,
+                                              std::span<const providers::Change> changes) override {
+    std::lock_guard lock(mutex);
+    std::vector<std::string> names;
+    std::vector<providers::ChangeOutcome> out;
+    for (const auto& change : changes) {
+      const auto& fake = dynamic_cast<const FakeResource&>(*change.resource);
+      names.push_back(fake.name());
+      if (failing.contains(fake.name())) {
+        out.push_back(providers::ChangeOutcome::failed("it broke", {{"set " + fake.name(), 0.0, 1, "boom"}}));
+        continue;
+      }
+      if (!stuck.contains(fake.name())) world[fake.name()] = fake.value();
+      blocked.clear();  // applying anything provides what was missing (a package brings its unit)
+      out.push_back(providers::ChangeOutcome{providers::ChangeOutcome::Result::kChanged, "", {{"set " + fake.name(), 0.0, 0, ""}}});
+    }
+    batches.push_back(names);
+    return out;
+  }
+};
+
+inline resources::KindSpec fake_kind() {
+  resources::KindSpec spec;
+  spec.key = "fakes";
+  spec.summary = "in-memory test resources";
+  spec.compile = [](const resources::Node& value, resources::CompileContext& context) {
+    for (const auto* item : context.reader().list(value, "fakes")) {
+      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto"}, "a fake")) continue;
+      auto resource = std::make_unique<FakeResource>(item->find("name")->scalar,
+                                                     item->find("value") ? item->find("value")->scalar : "on",
+                                                     item->location, item->path);
+      if (const auto* automatic = item->find("auto")) {
+        for (const auto& id : automatic->items) resource->auto_.push_back(id.scalar);
+      }
+      context.read_requires(*item, *resource);
+      context.add(std::move(resource));
+    }
+  };
+  return spec;
+}
+
+/// The built-in registry plus the fake kind; *provider points at the fake provider it owns.
+inline engine::Registry fake_registry(FakeProvider** provider) {
+  engine::Registry registry = engine::builtin_registry();
+  registry.add_kind(fake_kind());
+  auto owned = std::make_unique<FakeProvider>();
+  *provider = owned.get();
+  registry.add_provider(std::move(owned));
+  return registry;
+}
+
+}  // namespace reconcile::testing

@@ -1,0 +1,111 @@
+#include "engine/graph.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/loader.h"
+#include "tests/engine/fake_kind.h"
+
+namespace reconcile::engine {
+namespace {
+
+Compiled compile_yaml(const std::string& text, const Registry& registry) {
+  std::vector<resources::Error> errors;
+  resources::Node root = parse_text("state.yaml", text, errors);
+  EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0].str());
+  return compile(root, registry);
+}
+
+class GraphTest : public ::testing::Test {
+ protected:
+  testing::FakeProvider* fake_ = nullptr;
+  Registry registry_ = testing::fake_registry(&fake_);
+};
+
+TEST_F(GraphTest, RequiresBecomeEdgesInDependencyOrder) {
+  auto compiled = compile_yaml(
+      "fakes:\n"
+      "  - {name: c, requires: [fake:b]}\n"
+      "  - {name: a}\n"
+      "  - {name: b, requires: [fake:a]}\n",
+      registry_);
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto& g = compiled.graph;
+  std::vector<std::string> order;
+  for (const auto v : g.order()) order.push_back(g.resources[v]->id());
+  EXPECT_EQ(order, (std::vector<std::string>{"fake:a", "fake:b", "fake:c"}));
+  EXPECT_NE(g.dot().find("\"fake:a\" -> \"fake:b\";"), std::string::npos) << g.dot();
+}
+
+TEST_F(GraphTest, AutomaticEdgesLinkOnlyToManagedResources) {
+  auto compiled = compile_yaml(
+      "fakes:\n"
+      "  - {name: svc, auto: [fake:pkg, fake:unmanaged]}\n"
+      "  - {name: pkg}\n",
+      registry_);
+  ASSERT_TRUE(compiled.errors.empty());
+  const auto& g = compiled.graph;
+  EXPECT_EQ(g.edges.size(), 1u);
+  EXPECT_EQ(g.requirements(g.index.at("fake:svc")), (std::vector<std::size_t>{g.index.at("fake:pkg")}));
+  EXPECT_NE(g.dot().find("[style=dashed]"), std::string::npos);
+}
+
+TEST_F(GraphTest, CycleIsPrintedAsPathWithEachHopsLocation) {
+  auto compiled = compile_yaml(
+      "fakes:\n"
+      "  - {name: a, requires: [fake:c]}\n"
+      "  - {name: b, requires: [fake:a]}\n"
+      "  - {name: c, requires: [fake:b]}\n",
+      registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const auto& error = compiled.errors[0];
+  EXPECT_EQ(error.code, resources::ErrorCode::kCycle);
+  EXPECT_NE(error.message.find("dependency cycle: fake:a -> fake:b -> fake:c -> fake:a"), std::string::npos)
+      << error.message;
+  EXPECT_NE(error.message.find("fake:b requires fake:a at state.yaml:3:26"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("fake:a requires fake:c at state.yaml:2:26"), std::string::npos) << error.message;
+}
+
+TEST_F(GraphTest, SelfRequirementIsACycle) {
+  auto compiled = compile_yaml("fakes:\n  - {name: a, requires: [fake:a]}\n", registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].code, resources::ErrorCode::kCycle);
+  EXPECT_EQ(compiled.errors[0].key_path, "fakes[0].requires[0]");
+}
+
+TEST_F(GraphTest, UnknownRequiresTargetSuggestsNearestManagedId) {
+  auto compiled = compile_yaml("fakes:\n  - {name: nginx}\n  - {name: b, requires: [fake:ngnix]}\n", registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const auto& error = compiled.errors[0];
+  EXPECT_EQ(error.code, resources::ErrorCode::kUnknownTarget);
+  EXPECT_EQ(error.location.line, 3);
+  EXPECT_EQ(error.key_path, "fakes[1].requires[0]");
+  EXPECT_EQ(error.hint, "did you mean 'fake:nginx'?");
+}
+
+TEST_F(GraphTest, ContradictionNamesBothPlacesAndSameStateTwiceIsOne) {
+  auto compiled = compile_yaml("fakes:\n  - {name: a, value: on}\n  - {name: a, value: off}\n  - {name: a, value: on}\n",
+                               registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const auto& error = compiled.errors[0];
+  EXPECT_EQ(error.code, resources::ErrorCode::kConflict);
+  EXPECT_EQ(error.location.line, 3);
+  EXPECT_NE(error.message.find("state.yaml:2:5"), std::string::npos) << error.message;
+  EXPECT_EQ(compiled.graph.size(), 1u);
+}
+
+TEST_F(GraphTest, UnknownTopLevelKeySuggestsNearest) {
+  auto compiled = compile_yaml("timezon: Etc/UTC\n", registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].code, resources::ErrorCode::kUnknownKey);
+  EXPECT_EQ(compiled.errors[0].hint, "did you mean 'timezone'?");
+  EXPECT_EQ(compiled.errors[0].location.line, 1);
+}
+
+TEST_F(GraphTest, EveryErrorIsReportedAtOnce) {
+  auto compiled = compile_yaml("timezon: Etc/UTC\nfakes:\n  - {name: a, requires: [fake:x]}\n  - {name: b, colour: red}\n",
+                               registry_);
+  EXPECT_EQ(compiled.errors.size(), 3u);
+}
+
+}  // namespace
+}  // namespace reconcile::engine

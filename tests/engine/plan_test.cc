@@ -1,0 +1,166 @@
+#include "engine/plan.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/executor.h"
+#include "engine/loader.h"
+#include "tests/engine/fake_kind.h"
+
+namespace reconcile::engine {
+namespace {
+
+// Runs the phases after compile over the fake provider's in-memory world.
+class PlanTest : public ::testing::Test {
+ protected:
+  void compile_state(const std::string& text) {
+    std::vector<resources::Error> errors;
+    resources::Node root = parse_text("state.yaml", text, errors);
+    ASSERT_TRUE(errors.empty());
+    compiled_ = compile(root, registry_);
+    ASSERT_TRUE(compiled_.errors.empty()) << compiled_.errors[0].str();
+  }
+  void observe_and_plan() {
+    auto observations = observe_all(compiled_.graph, registry_, host_, state_);
+    plan(compiled_.graph, std::move(observations), state_, ledger_);
+  }
+  void apply(int jobs = 2) {
+    execute(compiled_.graph, state_, host_, ExecuteOptions{jobs, nullptr});
+    verify(compiled_.graph, state_, host_);
+  }
+  ResourceState& at(const std::string& id) { return state_[compiled_.graph.index.at(id)]; }
+
+  testing::FakeProvider* fake_ = nullptr;
+  Registry registry_ = testing::fake_registry(&fake_);
+  providers::Exec exec_;
+  providers::Host host_{"/", &exec_, true, {}};
+  Ledger ledger_;
+  Compiled compiled_;
+  RunState state_;
+};
+
+TEST_F(PlanTest, DiffsEachResourceOncePerProviderBatch) {
+  compile_state("fakes: [{name: a}, {name: b}, {name: c}]\n");
+  fake_->world = {{"a", "on"}, {"b", "off"}};
+  observe_and_plan();
+  EXPECT_EQ(fake_->observe_calls, 1);
+  EXPECT_EQ(at("fake:a").status, Status::kInSync);
+  EXPECT_EQ(at("fake:b").status, Status::kDrifted);
+  ASSERT_EQ(at("fake:b").drift.size(), 1u);
+  EXPECT_EQ(at("fake:b").drift[0].observed, "off");
+  EXPECT_EQ(at("fake:b").drift[0].desired, "on");
+  EXPECT_EQ(at("fake:c").drift[0].observed, "absent");
+}
+
+TEST_F(PlanTest, WhenPlanSaysNothingToDoApplyChangesNothing) {
+  compile_state("fakes: [{name: a}, {name: b, requires: [fake:a]}]\n");
+  fake_->world = {{"a", "on"}, {"b", "on"}};
+  observe_and_plan();
+  apply();
+  EXPECT_TRUE(fake_->batches.empty());
+  EXPECT_EQ(at("fake:a").status, Status::kInSync);
+  EXPECT_EQ(at("fake:b").status, Status::kInSync);
+}
+
+TEST_F(PlanTest, ReadyChangesOfOneProviderAreBatched) {
+  compile_state("fakes: [{name: a}, {name: b}, {name: c}]\n");
+  observe_and_plan();
+  apply();
+  ASSERT_EQ(fake_->batches.size(), 1u);
+  EXPECT_EQ(fake_->batches[0], (std::vector<std::string>{"a", "b", "c"}));
+  for (const char* id : {"fake:a", "fake:b", "fake:c"}) EXPECT_EQ(at(id).status, Status::kChanged);
+  EXPECT_EQ(fake_->observe_calls, 2);  // observe, then verify once for the batch
+}
+
+TEST_F(PlanTest, DependentsConvergeAfterTheirRequirements) {
+  compile_state("fakes: [{name: c, requires: [fake:b]}, {name: b, requires: [fake:a]}, {name: a}]\n");
+  observe_and_plan();
+  apply();
+  ASSERT_EQ(fake_->batches.size(), 3u);
+  EXPECT_EQ(fake_->batches[0], std::vector<std::string>{"a"});
+  EXPECT_EQ(fake_->batches[1], std::vector<std::string>{"b"});
+  EXPECT_EQ(fake_->batches[2], std::vector<std::string>{"c"});
+}
+
+TEST_F(PlanTest, DependentsOfFailedResourceAreSkippedButNotItsSiblings) {
+  compile_state(
+      "fakes:\n"
+      "  - {name: base}\n"
+      "  - {name: child, requires: [fake:base]}\n"
+      "  - {name: grandchild, requires: [fake:child]}\n"
+      "  - {name: sibling}\n");
+  fake_->failing = {"base"};
+  observe_and_plan();
+  apply();
+  EXPECT_EQ(at("fake:base").status, Status::kFailed);
+  EXPECT_EQ(at("fake:base").reason, "it broke");
+  EXPECT_EQ(at("fake:child").status, Status::kSkipped);
+  EXPECT_EQ(at("fake:child").reason, "requires fake:base, which failed");
+  EXPECT_EQ(at("fake:grandchild").status, Status::kSkipped);
+  EXPECT_EQ(at("fake:grandchild").reason, "requires fake:base, which failed (through fake:child)");
+  EXPECT_EQ(at("fake:sibling").status, Status::kChanged);
+}
+
+TEST_F(PlanTest, UnobservableResourceIsUnknownInPlanAndFailsItsDependentsInApply) {
+  compile_state("fakes: [{name: secret}, {name: user, requires: [fake:secret]}]\n");
+  fake_->unobservable = {"secret"};
+  observe_and_plan();
+  EXPECT_EQ(at("fake:secret").status, Status::kUnknown);
+  EXPECT_EQ(at("fake:secret").reason, "not observable: permission denied");
+  apply();
+  EXPECT_EQ(at("fake:secret").status, Status::kFailed);
+  EXPECT_EQ(at("fake:user").status, Status::kSkipped);
+}
+
+TEST_F(PlanTest, BlockedResourceIsPlannedAgainstPredictionAfterRequirement) {
+  compile_state("fakes: [{name: pkg}, {name: svc, requires: [fake:pkg]}]\n");
+  fake_->blocked = {"svc"};
+  observe_and_plan();
+  EXPECT_EQ(at("fake:svc").status, Status::kDrifted);
+  EXPECT_EQ(at("fake:svc").after, std::vector<std::string>{"fake:pkg"});
+  EXPECT_EQ(at("fake:svc").drift[0].observed, "predicted");
+  apply();
+  EXPECT_EQ(at("fake:pkg").status, Status::kChanged);
+  EXPECT_EQ(at("fake:svc").status, Status::kChanged);
+  EXPECT_EQ(fake_->world["svc"], "on");
+}
+
+TEST_F(PlanTest, BlockedResourceWithNothingPlannedBeforeItFails) {
+  compile_state("fakes: [{name: pkg}, {name: svc, requires: [fake:pkg]}]\n");
+  fake_->world = {{"pkg", "on"}};
+  fake_->blocked = {"svc"};
+  observe_and_plan();
+  EXPECT_EQ(at("fake:svc").status, Status::kFailed);
+  EXPECT_EQ(at("fake:svc").reason, "svc does not exist");
+}
+
+TEST_F(PlanTest, DriftLeftAfterApplyIsNotConverged) {
+  compile_state("fakes: [{name: a}]\n");
+  fake_->stuck = {"a"};
+  observe_and_plan();
+  apply();
+  EXPECT_EQ(at("fake:a").status, Status::kFailed);
+  EXPECT_EQ(at("fake:a").reason, "not converged: value is still absent, not on");
+}
+
+TEST_F(PlanTest, DriftFromLastAppliedValueIsCorrectiveAndNewWishIsIntended) {
+  compile_state("fakes: [{name: a}, {name: b}]\n");
+  ledger_.record("fake:a", {{"value", "on"}});
+  ledger_.record("fake:b", {{"value", "old"}});
+  observe_and_plan();
+  EXPECT_EQ(at("fake:a").label, Label::kCorrective);
+  EXPECT_EQ(at("fake:b").label, Label::kIntended);
+}
+
+TEST_F(PlanTest, IndependentBranchesRunInParallelWithinJobs) {
+  // Two providers' worth of work is not needed: a single provider caps itself at one batch at a
+  // time, so with several jobs every ready resource still goes out in one batch.
+  compile_state("fakes: [{name: a}, {name: b, requires: [fake:a]}, {name: c}, {name: d, requires: [fake:c]}]\n");
+  observe_and_plan();
+  apply(4);
+  ASSERT_EQ(fake_->batches.size(), 2u);
+  EXPECT_EQ(fake_->batches[0], (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(fake_->batches[1], (std::vector<std::string>{"b", "d"}));
+}
+
+}  // namespace
+}  // namespace reconcile::engine
