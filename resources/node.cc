@@ -43,6 +43,28 @@ bool plain_is_bool(const std::string& s, bool* value) {
   return false;
 }
 
+// A YAML plain scalar that YAML 1.2 resolves as a number (5, -3, 1.5, 1e3, 0x1F).
+bool plain_is_number(const std::string& s) {
+  if (s.empty()) return false;
+  std::size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  if (i >= s.size()) return false;
+  if (s.compare(i, 2, "0x") == 0 || s.compare(i, 2, "0o") == 0) {
+    return s.size() > i + 2 && s.find_first_not_of("0123456789abcdefABCDEF", i + 2) == std::string::npos;
+  }
+  bool digits = false, dot = false, exponent = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') digits = true;
+    else if (c == '.' && !dot && !exponent) dot = true;
+    else if ((c == 'e' || c == 'E') && digits && !exponent) {
+      exponent = true;
+      digits = false;
+      if (i + 1 < s.size() && (s[i + 1] == '-' || s[i + 1] == '+')) ++i;
+    } else return false;
+  }
+  return digits;
+}
+
 }  // namespace
 
 std::optional<std::string> NodeReader::string(const Node& node, std::string_view what, bool allow_number) {
@@ -55,8 +77,10 @@ std::optional<std::string> NodeReader::string(const Node& node, std::string_view
            "quote it if you mean the text \"" + node.scalar + "\"");
       return std::nullopt;
     }
-    if (node.tag == Node::Tag::kNumber && !allow_number) {
-      fail(node, ErrorCode::kType, "expected " + std::string(what) + ", got " + node.describe(),
+    const bool looks_number = node.tag == Node::Tag::kNumber ||
+                              (node.tag == Node::Tag::kPlain && plain_is_number(node.scalar));
+    if (looks_number && !allow_number) {
+      fail(node, ErrorCode::kType, "expected " + std::string(what) + ", got the number " + node.scalar,
            "quote it if you mean the text \"" + node.scalar + "\"");
       return std::nullopt;
     }

@@ -1,0 +1,86 @@
+#include "providers/localtime.h"
+
+#include <gtest/gtest.h>
+
+#include "resources/timezone.h"
+#include "tests/engine/temp_root.h"
+
+namespace reconcile::providers {
+namespace {
+
+class LocaltimeTest : public ::testing::Test {
+ protected:
+  std::vector<Observation> observe(const resources::TimezoneResource& tz) {
+    const Resource* batch[] = {&tz};
+    return provider_.observe(host_, batch);
+  }
+  testing::TempRoot root_;
+  Exec exec_;
+  Host host_{root_.path(), &exec_, true, {}};
+  LocaltimeProvider provider_;
+};
+
+TEST_F(LocaltimeTest, AbsoluteAndRelativeLinksToTheSameZoneAreEqual) {
+  resources::TimezoneResource tz("Europe/Helsinki", {}, "timezone");
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Europe/Helsinki");
+  auto absolute = observe(tz);
+  ASSERT_NE(absolute[0].state, nullptr);
+  EXPECT_TRUE(tz.diff(*absolute[0].state).empty());
+  root_.link("etc/localtime", "../usr/share/zoneinfo/Europe/Helsinki");
+  auto relative = observe(tz);
+  EXPECT_TRUE(tz.diff(*relative[0].state).empty());
+}
+
+TEST_F(LocaltimeTest, RegularFileAndMissingLinkAreDrift) {
+  resources::TimezoneResource tz("Europe/Helsinki", {}, "timezone");
+  auto missing = observe(tz);
+  auto drift = tz.diff(*missing[0].state);
+  ASSERT_EQ(drift.size(), 1u);
+  EXPECT_EQ(drift[0].observed, "missing");
+  root_.write("etc/localtime", "TZif copy");
+  auto copy = observe(tz);
+  EXPECT_EQ(tz.diff(*copy[0].state)[0].observed, "a regular file, not a link");
+}
+
+TEST_F(LocaltimeTest, ApplyRelinksAtomicallyAndRewritesTimezoneFile) {
+  resources::TimezoneResource tz("Europe/Berlin", {}, "timezone");
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Etc/UTC");
+  root_.write("etc/timezone", "Etc/UTC\n");
+  auto seen = observe(tz);
+  auto drift = tz.diff(*seen[0].state);
+  ASSERT_EQ(drift.size(), 2u);
+  const Change change{&tz, seen[0].state.get(), &drift};
+  auto outcomes = provider_.apply(host_, std::span<const Change>(&change, 1));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kChanged) << outcomes[0].message;
+  EXPECT_EQ(outcomes[0].steps[0].what, "link /etc/localtime → /usr/share/zoneinfo/Europe/Berlin");
+  EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Europe/Berlin");
+  EXPECT_EQ(root_.read("etc/timezone"), "Europe/Berlin\n");
+  for (const auto& entry : std::filesystem::directory_iterator(root_.path() / "etc")) {
+    EXPECT_EQ(entry.path().filename().string().find(".reconcile-"), std::string::npos) << "temporary file left behind";
+  }
+  EXPECT_TRUE(tz.diff(*observe(tz)[0].state).empty());
+}
+
+TEST_F(LocaltimeTest, UnknownZoneIsAValidationErrorWithTheNearestName) {
+  resources::TimezoneResource tz("Europe/Helsnki", {"tz.yaml", 1, 11}, "timezone");
+  const Resource* batch[] = {&tz};
+  auto errors = provider_.validate(host_, batch);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "unknown time zone 'Europe/Helsnki'");
+  EXPECT_EQ(errors[0].hint, "did you mean 'Europe/Helsinki'?");
+  EXPECT_EQ(errors[0].location.str(), "tz.yaml:1:11");
+  resources::TimezoneResource good("Europe/Helsinki", {}, "timezone");
+  const Resource* fine[] = {&good};
+  EXPECT_TRUE(provider_.validate(host_, fine).empty());
+}
+
+TEST_F(LocaltimeTest, ObservingSpawnsNoProcess) {
+  resources::TimezoneResource tz("Europe/Helsinki", {}, "timezone");
+  const auto before = Exec::spawned();
+  observe(tz);
+  EXPECT_EQ(Exec::spawned(), before);
+}
+
+}  // namespace
+}  // namespace reconcile::providers
