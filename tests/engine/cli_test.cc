@@ -1,0 +1,176 @@
+// The real reconcile binary on a throwaway root holding only a zone database and /etc.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "providers/exec.h"
+#include "tests/engine/temp_root.h"
+
+namespace reconcile {
+namespace {
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.link("etc/localtime", "/usr/share/zoneinfo/Etc/UTC");
+    root_.write("etc/timezone", "Etc/UTC\n");
+  }
+  providers::ExecResult run(std::vector<std::string> args, bool with_root = true) {
+    std::vector<std::string> argv{RECONCILE_BINARY};
+    if (with_root) argv.push_back("--root=" + root_.path().string());
+    argv.insert(argv.end(), args.begin(), args.end());
+    providers::Exec exec;
+    return exec.run(providers::ExecRequest{argv, {"NO_COLOR=1"}, "", std::chrono::seconds(60)});
+  }
+  std::string state(const std::string& name, const std::string& text) {
+    root_.write("state/" + name, text);
+    return (root_.path() / "state" / name).string();
+  }
+  nlohmann::json run_json(std::vector<std::string> args, int expected_exit) {
+    args.push_back("--format=json");
+    auto result = run(args);
+    EXPECT_EQ(result.exit_status, expected_exit) << result.out << result.err;
+    return nlohmann::json::parse(result.out);
+  }
+  testing::TempRoot root_;
+};
+
+TEST_F(CliTest, DryRunReportsDriftExitsTwoAndChangesNothing) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  auto result = run({"--dry-run", file});
+  EXPECT_EQ(result.exit_status, 2) << result.err;
+  EXPECT_NE(result.out.find("~ timezone: zone Etc/UTC → Europe/Helsinki [intended]"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("Dry run: 1 would change"), std::string::npos) << result.out;
+  EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
+  EXPECT_FALSE(std::filesystem::exists(root_.path() / "var/lib/reconcile"));
+  EXPECT_FALSE(std::filesystem::exists(root_.path() / "run/reconcile.lock"));
+}
+
+TEST_F(CliTest, ApplyConvergesAndSecondRunFindsNothingAndSpawnsNoProcess) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  auto first = run_json({file}, 2);
+  EXPECT_EQ(first["mode"], "apply");
+  EXPECT_EQ(first["resources"][0]["status"], "changed");
+  EXPECT_EQ(first["resources"][0]["label"], "intended");
+  EXPECT_EQ(first["resources"][0]["changes"][0]["what"], "link /etc/localtime → /usr/share/zoneinfo/Europe/Helsinki");
+  EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Europe/Helsinki");
+  EXPECT_EQ(root_.read("etc/timezone"), "Europe/Helsinki\n");
+  auto second = run_json({file}, 0);
+  EXPECT_EQ(second["resources"][0]["status"], "in-sync");
+  EXPECT_EQ(second["processes_spawned"], 0);
+  EXPECT_EQ(second["counts"]["changed"], 0);
+  auto dry = run_json({"--dry-run", file}, 0);
+  EXPECT_EQ(dry["processes_spawned"], 0);
+}
+
+TEST_F(CliTest, DriftBehindOurBackIsCorrective) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  run_json({file}, 2);
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Europe/Berlin");
+  auto dry = run_json({"--dry-run", file}, 2);
+  EXPECT_EQ(dry["resources"][0]["label"], "corrective");
+  EXPECT_EQ(dry["resources"][0]["drift"][0]["observed"], "Europe/Berlin");
+  auto fix = run_json({file}, 2);
+  EXPECT_EQ(fix["resources"][0]["label"], "corrective");
+}
+
+TEST_F(CliTest, InvalidZoneExitsOneNamesPlaceAndChangesNothing) {
+  const auto file = state("bad.yaml", "# zone\ntimezone: Europe/Helsnki\n");
+  auto result = run({file});
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_NE(result.err.find(file + ":2:11: error: timezone: unknown time zone 'Europe/Helsnki'"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("hint: did you mean 'Europe/Helsinki'?"), std::string::npos) << result.err;
+  EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
+  EXPECT_FALSE(std::filesystem::exists(root_.path() / "run"));
+}
+
+TEST_F(CliTest, AllInputErrorsAreReportedAtOnce) {
+  const auto file = state("bad.yaml", "timezon: Etc/UTC\nfirewall: {}\npackagez: []\n");
+  auto result = run({"--dry-run", file});
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_NE(result.err.find(":1:1: error: timezon: unknown top-level key 'timezon'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(":2:1: error: firewall:"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(":3:1: error: packagez:"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("3 errors; nothing was changed."), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, YamlAndJsonOfTheSameStateGiveTheSameGraphAndReport) {
+  const auto yaml = state("s.yaml", "timezone: Europe/Helsinki\n");
+  const auto json = state("s.json", "{\"timezone\": \"Europe/Helsinki\"}\n");
+  auto from_yaml = run_json({"--dry-run", yaml}, 2);
+  auto from_json = run_json({"--dry-run", json}, 2);
+  for (auto* report : {&from_yaml, &from_json}) {
+    for (auto& r : (*report)["resources"]) r.erase("source");
+    report->erase("state_files");
+    report->erase("started");
+    report->erase("ended");
+    report->erase("phases");
+  }
+  EXPECT_EQ(from_yaml, from_json);
+  const std::regex tooltip(" \\[tooltip=[^\\]]*\\]");
+  EXPECT_EQ(std::regex_replace(run({"graph", yaml}).out, tooltip, ""),
+            std::regex_replace(run({"graph", json}).out, tooltip, ""));
+}
+
+TEST_F(CliTest, LayersOverrideAndExplainShowsWhereEachValueCameFrom) {
+  const auto common = state("common.yaml", "timezone: Etc/UTC\n");
+  const auto host = state("web1.yaml", "timezone: Europe/Berlin\n");
+  auto result = run({"validate", "--explain", common, host});
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("timezone = Europe/Berlin    # " + host + ":1:11"), std::string::npos) << result.out;
+  auto report = run_json({"--dry-run", common, host}, 2);
+  EXPECT_EQ(report["resources"][0]["drift"][0]["desired"], "Europe/Berlin");
+  EXPECT_EQ(report["resources"][0]["source"]["file"], host);
+}
+
+TEST_F(CliTest, ReportFileIsWrittenAsJson) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  const auto report_path = (root_.path() / "report.json").string();
+  auto result = run({"--dry-run", "--report", report_path, file});
+  EXPECT_EQ(result.exit_status, 2);
+  auto report = nlohmann::json::parse(root_.read("report.json"));
+  EXPECT_EQ(report["mode"], "dry-run");
+  EXPECT_EQ(report["counts"]["drifted"], 1);
+  EXPECT_EQ(report["phases"].size(), 5u);
+}
+
+TEST_F(CliTest, HelpDocumentsExitCodesAndUsageErrorsExitOne) {
+  auto help = run({"--help"}, false);
+  EXPECT_EQ(help.exit_status, 0);
+  EXPECT_NE(help.out.find("6  changes and failures"), std::string::npos);
+  EXPECT_EQ(run({"--jobs=0", "x.yaml"}).exit_status, 1);
+  EXPECT_EQ(run({}, false).exit_status, 1);
+  auto version = run({"--version"}, false);
+  EXPECT_EQ(version.exit_status, 0);
+}
+
+TEST_F(CliTest, GraphPrintsDot) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  auto result = run({"graph", file});
+  EXPECT_EQ(result.exit_status, 0);
+  EXPECT_NE(result.out.find("digraph reconcile {"), std::string::npos);
+  EXPECT_NE(result.out.find("\"timezone\""), std::string::npos);
+}
+
+TEST_F(CliTest, ApplyWaitsBoundedTimeForAnotherRunsLock) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  std::filesystem::create_directories(root_.path() / "run");
+  // Hold the lock with flock(1) for a few seconds from another process.
+  providers::Exec exec;
+  std::thread holder([&] {
+    exec.run({{"flock", (root_.path() / "run/reconcile.lock").string(), "sleep", "3"}, {}, "", std::chrono::seconds(10)});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto result = run({"--lock-wait=1", file});
+  holder.join();
+  EXPECT_EQ(result.exit_status, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("another reconcile run holds"), std::string::npos) << result.err;
+  EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
+}
+
+}  // namespace
+}  // namespace reconcile
