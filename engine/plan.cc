@@ -136,6 +136,7 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     }
     item.drift = resource.diff(*baseline);
     item.status = item.drift.empty() ? Status::kInSync : Status::kDrifted;
+    if (item.status == Status::kInSync) item.reason = seen.note;
     if (item.status == Status::kDrifted) item.label = ledger.label(resource.id(), resource.desired_fields());
   }
 }

@@ -1,6 +1,8 @@
 #include "engine/registry.h"
 
+#include "providers/apt.h"
 #include "providers/localtime.h"
+#include "resources/package.h"
 #include "resources/timezone.h"
 
 namespace reconcile::engine {
@@ -74,6 +76,9 @@ Registry builtin_registry() {
   registry.add_kind(resources::timezone_kind());
   registry.add_provider(std::make_unique<providers::LocaltimeProvider>());
   // (packages)
+  registry.add_kind(resources::packages_kind());
+  registry.add_provider(std::make_unique<providers::AptProvider>());
+  registry.add_provider(std::make_unique<providers::AptUpgradeProvider>());
   // (services)
   // (users)
   return registry;

@@ -79,7 +79,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
       const std::string label = r.label == Label::kNone ? "" : " " + paint("2", "[" + std::string(to_string(r.label)) + "]");
       switch (r.status) {
         case Status::kInSync:
-          if (options.verbose) out += paint("2", "  " + r.id + ": in sync") + "\n";
+          if (options.verbose) out += paint("2", "  " + r.id + ": in sync" + (r.reason.empty() ? "" : " (" + r.reason + ")")) + "\n";
           break;
         case Status::kDrifted:
         case Status::kChanged: {

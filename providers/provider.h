@@ -27,6 +27,9 @@ struct Observation {
   /// exist"); a planned change of a requirement may lift it, and the resource is then planned
   /// against Resource::predicted().
   std::string blocked_reason;
+  /// Worth telling about a state that needs no change ("unit snmpd.service does not exist, so nothing
+  /// can start it"); shown as the reason of an in-sync resource.
+  std::string note;
 
   static Observation known(std::unique_ptr<resources::Observed> state) {
     Observation o;

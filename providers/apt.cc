@@ -1,0 +1,510 @@
+#include "providers/apt.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "providers/dpkg_status.h"
+#include "providers/fs.h"
+
+namespace reconcile::providers {
+
+using resources::InstallState;
+using resources::PackageObserved;
+using resources::PackageResource;
+using resources::PackageState;
+using Result = ChangeOutcome::Result;
+
+namespace {
+
+constexpr std::string_view kStatusFile = "/var/lib/dpkg/status";
+constexpr std::string_view kLockFrontend = "/var/lib/dpkg/lock-frontend";
+constexpr std::string_view kLock = "/var/lib/dpkg/lock";
+constexpr std::string_view kPolicyRcD = "/usr/sbin/policy-rc.d";
+const std::vector<std::string> kAptEnv{"DEBIAN_FRONTEND=noninteractive", "APT_LISTCHANGES_FRONTEND=none",
+                                       "LC_ALL=C"};
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(text)};
+  std::string word;
+  while (in >> word) out.push_back(word);
+  return out;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Step step_of(const std::vector<std::string>& argv, const ExecResult& result) {
+  return Step{Exec::describe(argv), result.seconds, result.exit_status, result.ok() ? "" : result.tail()};
+}
+
+// apt-get with the options every changing run shares: no prompts, keep changed config files, bounded lock wait.
+std::vector<std::string> apt_get(int lock_wait, std::vector<std::string> args) {
+  std::vector<std::string> argv{"apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=" + std::to_string(lock_wait),
+                                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+ExecResult run(const Host& host, const std::vector<std::string>& argv, std::chrono::minutes timeout) {
+  ExecRequest request;
+  request.argv = argv;
+  request.extra_env = kAptEnv;
+  request.timeout = timeout;
+  return host.exec->run(request);
+}
+
+bool lock_failure(const ExecResult& result) {
+  const std::string text = result.err + result.out;
+  return !result.ok() && (text.find("Could not get lock") != std::string::npos ||
+                          text.find("Unable to acquire the dpkg frontend lock") != std::string::npos ||
+                          text.find("Unable to lock the administration directory") != std::string::npos);
+}
+
+std::string deferred_message(const Host& host, const ExecResult& result, int lock_wait) {
+  std::string holders = dpkg_lock_holders(host);
+  if (holders.empty()) {
+    // apt names the holder itself: "It is held by process 1234 (apt-get)".
+    const std::string text = result.err + result.out;
+    const auto at = text.find("held by process ");
+    holders = at == std::string::npos ? "another process" : text.substr(at + 8, text.find_first_of(")\n", at) - at - 7);
+  }
+  return "the dpkg lock " + std::string(kLockFrontend) + " is held by " + holders + " (waited " +
+         std::to_string(lock_wait) + " s); deferred to the next run";
+}
+
+// Candidates for `names` from one `apt-cache policy`; nullopt with the error when it cannot run.
+std::optional<std::map<std::string, AptCandidate>> query_policy(const Host& host, const std::vector<std::string>& names,
+                                                                 std::vector<Step>* steps, std::string* error) {
+  std::vector<std::string> argv{"apt-cache", "policy", "--"};
+  argv.insert(argv.end(), names.begin(), names.end());
+  const ExecResult result = run(host, argv, std::chrono::minutes(5));
+  if (steps != nullptr) steps->push_back(step_of(argv, result));
+  if (!result.ok()) {
+    *error = "apt-cache policy: " + result.status_text() + ": " + result.tail(3);
+    return std::nullopt;
+  }
+  return parse_apt_policy(result.out);
+}
+
+bool knows(const std::map<std::string, AptCandidate>& policy, const PackageResource& package) {
+  const auto it = policy.find(package.name());
+  if (it == policy.end() || (it->second.candidate.empty() && it->second.available.empty())) return false;
+  if (package.version().empty()) return true;
+  const auto& versions = it->second.available;
+  return std::find(versions.begin(), versions.end(), package.version()) != versions.end();
+}
+
+// Why apt cannot install a package, with the nearest name it does know.
+std::string unknown_message(const Host& host, const PackageResource& package,
+                            const std::map<std::string, AptCandidate>& policy, std::vector<std::string>* all_names) {
+  const auto it = policy.find(package.name());
+  if (it != policy.end() && !package.version().empty() && !it->second.available.empty()) {
+    std::string versions;
+    for (const auto& v : it->second.available) versions += (versions.empty() ? "" : ", ") + v;
+    return "version " + package.version() + " of " + package.name() + " is not in the package index (available: " +
+           versions + ")";
+  }
+  if (all_names->empty()) {
+    const ExecResult names = run(host, {"apt-cache", "pkgnames"}, std::chrono::minutes(2));
+    if (names.ok()) *all_names = split_words(names.out);
+  }
+  std::string message = "unknown package '" + package.name() + "': the package index does not have it";
+  const std::string hint = resources::did_you_mean(package.name(), *all_names);
+  return hint.empty() ? message : message + "; " + hint;
+}
+
+// Installs the policy-rc.d that forbids starting services, keeping whatever was there; restores it on destruction.
+class ServiceStartBlock {
+ public:
+  explicit ServiceStartBlock(const Host& host) : path_(host.path(kPolicyRcD)) {
+    if (auto previous = read_file(path_)) previous_ = std::move(*previous);
+    auto written = write_file_atomic(path_, "#!/bin/sh\n# reconcile: no service starts during this install\nexit 101\n",
+                                     0755);
+    if (!written) error_ = written.error();
+  }
+  ~ServiceStartBlock() {
+    if (!error_.empty()) return;
+    if (previous_) {
+      (void)write_file_atomic(path_, *previous_, 0755);
+    } else {
+      std::error_code ec;
+      std::filesystem::remove(path_, ec);
+    }
+  }
+  ServiceStartBlock(const ServiceStartBlock&) = delete;
+  ServiceStartBlock& operator=(const ServiceStartBlock&) = delete;
+  const std::string& error() const { return error_; }
+
+ private:
+  std::filesystem::path path_;
+  std::optional<std::string> previous_;
+  std::string error_;
+};
+
+// The outcome of one batched apt-get run, per member: changed, deferred on the lock, or failed unless the dpkg
+// database shows the member converged anyway.
+void settle(const Host& host, const std::vector<std::string>& argv, const ExecResult& result, int lock_wait,
+            const std::vector<std::size_t>& members, std::span<const Change> changes,
+            std::vector<ChangeOutcome>& outcomes) {
+  const Step step = step_of(argv, result);
+  std::optional<DpkgStatus> status;
+  if (!result.ok() && !lock_failure(result)) {
+    if (auto text = read_file(host.path(kStatusFile))) status = parse_dpkg_status(*text);
+  }
+  for (const std::size_t i : members) {
+    auto& outcome = outcomes[i];
+    outcome.steps.push_back(step);
+    if (result.ok()) {
+      outcome.result = Result::kChanged;
+      continue;
+    }
+    if (lock_failure(result)) {
+      outcome.result = Result::kDeferred;
+      outcome.message = deferred_message(host, result, lock_wait);
+      continue;
+    }
+    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    if (status) {
+      auto seen = std::make_unique<PackageObserved>();
+      if (const auto it = status->find(package.name()); it != status->end()) {
+        seen->state = it->second.state;
+        seen->version = it->second.version;
+      }
+      if (package.state() == PackageState::kLatest) seen->candidate = seen->version;
+      if (package.diff(*seen).empty()) {
+        outcome.result = Result::kChanged;
+        continue;
+      }
+    }
+    outcome.result = Result::kFailed;
+    outcome.message = "apt-get " + result.status_text() + ": " + result.tail(4);
+  }
+}
+
+}  // namespace
+
+std::map<std::string, AptCandidate> parse_apt_policy(std::string_view text) {
+  std::map<std::string, AptCandidate> out;
+  AptCandidate* current = nullptr;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line.front() != ' ') {
+      if (line.back() != ':') {
+        current = nullptr;
+        continue;
+      }
+      std::string name = line.substr(0, line.size() - 1);
+      if (const auto colon = name.find(':'); colon != std::string::npos) name.resize(colon);  // name:arch
+      current = &out[name];
+      continue;
+    }
+    if (current == nullptr) continue;
+    const std::size_t indent = line.find_first_not_of(' ');
+    std::string_view rest = std::string_view(line).substr(indent);
+    if (rest.starts_with("Candidate:")) {
+      const auto words = split_words(rest.substr(10));
+      current->candidate = words.empty() || words[0] == "(none)" ? "" : words[0];
+    } else if (rest.starts_with("*** ") || (indent == 5 && !rest.starts_with("Installed:"))) {
+      if (rest.starts_with("*** ")) rest.remove_prefix(4);
+      const auto words = split_words(rest);
+      if (words.size() == 2) current->available.push_back(words[0]);
+    }
+  }
+  return out;
+}
+
+std::vector<resources::PendingUpgrade> parse_apt_simulation(std::string_view text) {
+  // Inst libssl3 [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])
+  std::vector<resources::PendingUpgrade> out;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("Inst ")) continue;
+    resources::PendingUpgrade p;
+    std::size_t pos = 5;
+    std::size_t end = line.find(' ', pos);
+    if (end == std::string::npos) continue;
+    p.name = line.substr(pos, end - pos);
+    pos = end + 1;
+    if (pos >= line.size() || line[pos] != '[') continue;  // a new install, not an upgrade
+    end = line.find(']', pos);
+    if (end == std::string::npos) continue;
+    p.from = line.substr(pos + 1, end - pos - 1);
+    pos = line.find('(', end);
+    end = pos == std::string::npos ? pos : line.find(')', pos);
+    if (end == std::string::npos) continue;
+    const std::string inner = line.substr(pos + 1, end - pos - 1);
+    const auto space = inner.find(' ');
+    p.to = inner.substr(0, space);
+    if (space != std::string::npos) {
+      p.origin = inner.substr(space + 1);
+      if (const auto arch = p.origin.rfind(" ["); arch != std::string::npos) p.origin.resize(arch);
+    }
+    p.security = lower(p.origin).find("security") != std::string::npos;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string dpkg_lock_holders(const Host& host) {
+  const std::string targets[] = {host.path(kLockFrontend).string(), host.path(kLock).string()};
+  std::set<std::string> found;
+  std::error_code ec;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = proc.path().filename().string();
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit) || pid == std::to_string(::getpid())) continue;
+    std::error_code fd_ec;
+    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      const auto target = std::filesystem::read_symlink(fd.path(), link_ec).string();
+      if (link_ec || (target != targets[0] && target != targets[1])) continue;
+      std::string comm;
+      if (auto text = read_file(proc.path() / "comm", 256)) comm = text->substr(0, text->find('\n'));
+      found.insert("process " + pid + (comm.empty() ? "" : " (" + comm + ")"));
+      break;
+    }
+  }
+  std::string out;
+  for (const auto& holder : found) out += (out.empty() ? "" : ", ") + holder;
+  return out;
+}
+
+bool is_debian_like(const Host& host) {
+  std::string ids;
+  for (const char* key : {"ID", "ID_LIKE"}) {
+    if (const auto it = host.os_release.find(key); it != host.os_release.end()) ids += " " + it->second;
+  }
+  for (const auto& id : split_words(ids)) {
+    if (id == "debian" || id == "ubuntu") return true;
+  }
+  return false;
+}
+
+std::mutex& dpkg_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+std::string AptProvider::unusable_reason(const Host& host) const {
+  std::error_code ec;
+  if (!std::filesystem::exists(host.path(kStatusFile), ec)) {
+    return "no dpkg database (" + std::string(kStatusFile) + " is missing)";
+  }
+  return "";
+}
+
+std::vector<resources::Error> AptProvider::validate(const Host&, std::span<const Resource* const> resources) {
+  std::vector<resources::Error> errors;
+  for (const Resource* resource : resources) {
+    const std::string& name = resource->name();
+    const bool debian_name = name.size() >= 2 && std::all_of(name.begin(), name.end(), [](char c) {
+                               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+                                      c == '.';
+                             });
+    if (resource->kind() != "package" || debian_name) continue;
+    errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue,
+                                      "'" + name + "' is not a Debian package name",
+                                      resource->location(), resource->key_path(),
+                                      "Debian package names are lowercase letters, digits, '+', '-' and '.', "
+                                      "at least two characters"});
+  }
+  return errors;
+}
+
+std::vector<Observation> AptProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+  std::vector<Observation> out;
+  auto text = read_file(host.path(kStatusFile));
+  if (!text) {
+    for (std::size_t i = 0; i < resources.size(); ++i) {
+      out.push_back(Observation::unknown("not observable: " + std::string(kStatusFile) + ": " + text.error()));
+    }
+    return out;
+  }
+  const DpkgStatus status = parse_dpkg_status(*text);
+  std::vector<std::unique_ptr<PackageObserved>> seen;
+  std::vector<std::string> ask;  // names whose candidates the plan needs
+  for (const Resource* resource : resources) {
+    const auto& package = dynamic_cast<const PackageResource&>(*resource);
+    auto observed = std::make_unique<PackageObserved>();
+    if (const auto it = status.find(package.name()); it != status.end()) {
+      observed->state = it->second.state;
+      observed->version = it->second.version;
+    }
+    const bool installed = observed->state == InstallState::kInstalled;
+    const bool needs_index = package.state() == PackageState::kLatest ||
+                             (package.state() == PackageState::kPresent &&
+                              (!installed || (!package.version().empty() && observed->version != package.version())));
+    if (needs_index) ask.push_back(package.name());
+    seen.push_back(std::move(observed));
+  }
+  std::string error;
+  std::optional<std::map<std::string, AptCandidate>> policy;
+  if (!ask.empty()) policy = query_policy(host, ask, nullptr, &error);
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    const std::string& name = resources[i]->name();
+    if (std::find(ask.begin(), ask.end(), name) == ask.end()) {
+      out.push_back(Observation::known(std::move(seen[i])));
+      continue;
+    }
+    if (!policy) {
+      out.push_back(Observation::unknown("not observable: " + error));
+      continue;
+    }
+    seen[i]->index_queried = true;
+    if (const auto it = policy->find(name); it != policy->end()) {
+      seen[i]->candidate = it->second.candidate;
+      seen[i]->available = it->second.available;
+    }
+    out.push_back(Observation::known(std::move(seen[i])));
+  }
+  return out;
+}
+
+std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const Change> changes) {
+  std::lock_guard guard(dpkg_mutex());
+  std::vector<ChangeOutcome> outcomes(changes.size());
+  std::vector<std::size_t> installs, removes, purges;
+  int lock_wait = 0;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    lock_wait = std::max(lock_wait, package.lock_wait());
+    if (package.state() != PackageState::kAbsent) installs.push_back(i);
+    else if (package.purge()) purges.push_back(i);
+    else removes.push_back(i);
+  }
+
+  // Names or versions the index does not know: refresh it once, then fail only those still unknown.
+  std::vector<std::string> unknown;
+  std::map<std::size_t, std::string> refresh_note;
+  for (const std::size_t i : installs) {
+    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    const auto* seen = dynamic_cast<const PackageObserved*>(changes[i].observed);
+    if (seen == nullptr || !seen->index_queried) continue;
+    std::map<std::string, AptCandidate> policy;
+    policy[package.name()] = AptCandidate{seen->candidate, seen->available};
+    if (!knows(policy, package)) unknown.push_back(package.name());
+  }
+  if (!unknown.empty()) {
+    std::vector<Step> steps;
+    const auto update_argv = apt_get(lock_wait, {"update"});
+    const ExecResult update = run(host, update_argv, std::chrono::minutes(10));
+    steps.push_back(step_of(update_argv, update));
+    std::string error;
+    auto policy = query_policy(host, unknown, &steps, &error);
+    std::vector<std::string> all_names;
+    std::vector<std::size_t> still;
+    for (const std::size_t i : installs) {
+      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+      if (std::find(unknown.begin(), unknown.end(), package.name()) == unknown.end()) continue;
+      outcomes[i].steps = steps;
+      if (policy && knows(*policy, package)) continue;
+      std::string why = policy ? unknown_message(host, package, *policy, &all_names) : error;
+      if (!update.ok()) why += " (the index refresh failed: " + update.tail(2) + ")";
+      outcomes[i] = ChangeOutcome::failed(why, steps);
+      still.push_back(i);
+    }
+    std::erase_if(installs, [&](std::size_t i) { return std::find(still.begin(), still.end(), i) != still.end(); });
+  }
+
+  // One install per start policy: packages that must not start their service install under policy-rc.d.
+  for (const bool start : {true, false}) {
+    std::vector<std::size_t> members;
+    std::vector<std::string> args{"install"};
+    bool pinned = false;
+    for (const std::size_t i : installs) {
+      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+      if (package.start_on_install() != start) continue;
+      members.push_back(i);
+      pinned = pinned || !package.version().empty();
+    }
+    if (members.empty()) continue;
+    if (pinned) args.push_back("--allow-downgrades");
+    args.push_back("--");
+    for (const std::size_t i : members) {
+      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+      args.push_back(package.version().empty() ? package.name() : package.name() + "=" + package.version());
+    }
+    const auto argv = apt_get(lock_wait, args);
+    std::optional<ServiceStartBlock> block;
+    if (!start) {
+      block.emplace(host);
+      if (!block->error().empty()) {
+        for (const std::size_t i : members) {
+          outcomes[i] = ChangeOutcome::failed("cannot write " + std::string(kPolicyRcD) + ": " + block->error());
+        }
+        continue;
+      }
+    }
+    const ExecResult result = run(host, argv, std::chrono::minutes(30));
+    block.reset();
+    settle(host, argv, result, lock_wait, members, changes, outcomes);
+  }
+
+  for (const auto& [verb, members] : {std::pair{"remove", removes}, std::pair{"purge", purges}}) {
+    if (members.empty()) continue;
+    std::vector<std::string> args{verb, "--"};
+    for (const std::size_t i : members) args.push_back(changes[i].resource->name());
+    const auto argv = apt_get(lock_wait, args);
+    settle(host, argv, run(host, argv, std::chrono::minutes(30)), lock_wait, members, changes, outcomes);
+  }
+  return outcomes;
+}
+
+std::string AptUpgradeProvider::unusable_reason(const Host& host) const {
+  return AptProvider().unusable_reason(host);
+}
+
+std::vector<Observation> AptUpgradeProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+  std::vector<Observation> out;
+  const std::vector<std::string> argv{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=true", "upgrade"};
+  const ExecResult result = run(host, argv, std::chrono::minutes(5));
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    if (!result.ok()) {
+      out.push_back(Observation::unknown("not observable: apt-get -s upgrade: " + result.status_text() + ": " +
+                                         result.tail(3)));
+      continue;
+    }
+    auto seen = std::make_unique<resources::UpgradesObserved>();
+    seen->pending = parse_apt_simulation(result.out);
+    out.push_back(Observation::known(std::move(seen)));
+  }
+  return out;
+}
+
+std::vector<ChangeOutcome> AptUpgradeProvider::apply(const Host& host, std::span<const Change> changes) {
+  std::lock_guard guard(dpkg_mutex());
+  std::vector<ChangeOutcome> outcomes(changes.size());
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const auto& upgrade = dynamic_cast<const resources::UpgradeResource&>(*changes[i].resource);
+    const auto& seen = dynamic_cast<const resources::UpgradesObserved&>(*changes[i].observed);
+    // Exactly the versions the plan listed: `apt-get install --only-upgrade name=version …`.
+    std::vector<std::string> args{"install", "--only-upgrade", "--"};
+    for (const auto& p : upgrade.wanted(seen)) args.push_back(p.name + "=" + p.to);
+    if (args.size() == 3) continue;
+    const auto argv = apt_get(upgrade.lock_wait(), args);
+    const ExecResult result = run(host, argv, std::chrono::minutes(60));
+    outcomes[i].steps.push_back(step_of(argv, result));
+    if (result.ok()) continue;
+    if (lock_failure(result)) {
+      outcomes[i].result = Result::kDeferred;
+      outcomes[i].message = deferred_message(host, result, upgrade.lock_wait());
+    } else {
+      outcomes[i].result = Result::kFailed;
+      outcomes[i].message = "apt-get " + result.status_text() + ": " + result.tail(4);
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace reconcile::providers

@@ -1,0 +1,59 @@
+#pragma once
+// Debian packages: observed in-process from the dpkg database, candidates from one `apt-cache policy`,
+// changed with one `apt-get install`, one `apt-get remove` and one `apt-get purge` per batch.
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "providers/provider.h"
+#include "resources/package.h"
+
+namespace reconcile::providers {
+
+/// What the repositories offer of one package.
+struct AptCandidate {
+  std::string candidate;               // "" when apt knows no installable version
+  std::vector<std::string> available;  // every version in the version table
+};
+
+/// Parses `apt-cache policy NAME…` output (LC_ALL=C): name → candidate; names apt does not know are absent.
+std::map<std::string, AptCandidate> parse_apt_policy(std::string_view text);
+
+/// Parses the `Inst` lines of `apt-get -s upgrade` into pending upgrades (new installs are skipped).
+std::vector<resources::PendingUpgrade> parse_apt_simulation(std::string_view text);
+
+/// "process 1234 (apt-get)" for each process with the dpkg lock file open, read from /proc; "" when none.
+std::string dpkg_lock_holders(const Host& host);
+
+/// Whether os-release names Debian or a derivative (ID or ID_LIKE).
+bool is_debian_like(const Host& host);
+
+/// Serialises every apt and dpkg run of this process: dpkg allows one at a time.
+std::mutex& dpkg_mutex();
+
+/// `package:NAME` resources through dpkg and apt.
+class AptProvider : public Provider {
+ public:
+  std::string_view name() const override { return "apt"; }
+  std::string_view kind() const override { return "package"; }
+  bool suitable(const Host& host) const override { return is_debian_like(host); }
+  std::string unusable_reason(const Host& host) const override;
+  std::vector<resources::Error> validate(const Host& host, std::span<const Resource* const> resources) override;
+  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
+  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+};
+
+/// The `packages:upgrade` resource through apt: `apt-get -s upgrade` to see, pinned installs to apply.
+class AptUpgradeProvider : public Provider {
+ public:
+  std::string_view name() const override { return "apt"; }
+  std::string_view kind() const override { return "packages"; }
+  bool suitable(const Host& host) const override { return is_debian_like(host); }
+  std::string unusable_reason(const Host& host) const override;
+  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
+  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+};
+
+}  // namespace reconcile::providers

@@ -1,0 +1,293 @@
+#include "resources/package.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace reconcile::resources {
+
+std::string_view to_string(PackageState state) {
+  switch (state) {
+    case PackageState::kPresent: return "present";
+    case PackageState::kAbsent: return "absent";
+    case PackageState::kLatest: return "latest";
+  }
+  return "present";
+}
+
+std::string_view to_string(UpgradeScope scope) {
+  switch (scope) {
+    case UpgradeScope::kNone: return "none";
+    case UpgradeScope::kSecurity: return "security";
+    case UpgradeScope::kAll: return "all";
+  }
+  return "none";
+}
+
+std::string_view to_string(InstallState state) {
+  switch (state) {
+    case InstallState::kNotInstalled: return "not installed";
+    case InstallState::kInstalled: return "installed";
+    case InstallState::kConfigFiles: return "removed, config files kept";
+    case InstallState::kHalfInstalled: return "half-installed";
+  }
+  return "not installed";
+}
+
+std::vector<Field> PackageObserved::fields() const {
+  std::vector<Field> out{{"state", std::string(to_string(state))}};
+  if (!version.empty()) out.push_back({"version", version});
+  if (index_queried) out.push_back({"candidate", candidate.empty() ? "(not in the package index)" : candidate});
+  return out;
+}
+
+PackageResource::PackageResource(std::string name, PackageState state, Location location, std::string key_path)
+    : Resource("package", std::move(name), std::move(location), std::move(key_path)), state_(state) {}
+
+std::vector<Field> PackageResource::desired_fields() const {
+  std::vector<Field> out{{"state", std::string(to_string(state_))}};
+  if (!version_.empty()) out.push_back({"version", version_});
+  if (purge_) out.push_back({"purge", "true"});
+  return out;
+}
+
+namespace {
+
+std::string observed_install(const PackageObserved& seen) {
+  switch (seen.state) {
+    case InstallState::kInstalled: return seen.version;
+    case InstallState::kNotInstalled: return "not installed";
+    case InstallState::kConfigFiles: return "not installed (config files of " + seen.version + " kept)";
+    case InstallState::kHalfInstalled: return "half-installed " + seen.version;
+  }
+  return "not installed";
+}
+
+bool offers(const PackageObserved& seen, const std::string& version) {
+  return std::find(seen.available.begin(), seen.available.end(), version) != seen.available.end();
+}
+
+}  // namespace
+
+Drift PackageResource::diff(const Observed& observed) const {
+  const auto& seen = dynamic_cast<const PackageObserved&>(observed);
+  Drift drift;
+  const bool installed = seen.state == InstallState::kInstalled;
+  if (state_ == PackageState::kAbsent) {
+    if (installed || seen.state == InstallState::kHalfInstalled) {
+      drift.push_back({"installed", observed_install(seen), purge_ ? "purged" : "removed",
+                       purge_ ? "the package and its config files must go" : "the package must not be installed"});
+    } else if (seen.state == InstallState::kConfigFiles && purge_) {
+      drift.push_back({"config files", "kept (" + seen.version + ")", "purged", "purge removes config files too"});
+    }
+    return drift;
+  }
+  const bool unknown = seen.index_queried && seen.candidate.empty() && seen.available.empty();
+  const bool pin_unknown = !version_.empty() && seen.index_queried && !offers(seen, version_);
+  // The version an install would get, when the index was asked; "installed" otherwise.
+  std::string desired = !version_.empty() ? version_ : !seen.candidate.empty() ? seen.candidate : "installed";
+  std::string note;
+  if (unknown) {
+    note = "; the package index does not know it (it is refreshed before installing)";
+  } else if (pin_unknown) {
+    note = "; the package index does not offer version " + version_ + " (it is refreshed before installing)";
+  }
+  if (!installed) {
+    drift.push_back({"installed", observed_install(seen), desired, "the package is not installed" + note});
+    return drift;
+  }
+  if (!version_.empty() && seen.version != version_) {
+    drift.push_back({"version", seen.version, version_, "the version is pinned" + note});
+  } else if (state_ == PackageState::kLatest && !seen.candidate.empty() && seen.candidate != seen.version) {
+    drift.push_back({"version", seen.version, seen.candidate, "a newer version is available"});
+  }
+  return drift;
+}
+
+std::vector<Field> UpgradesObserved::fields() const {
+  std::vector<Field> out;
+  for (const auto& p : pending) out.push_back({p.name, p.from + " → " + p.to + " (" + p.origin + ")"});
+  return out;
+}
+
+UpgradeResource::UpgradeResource(UpgradeScope scope, Location location, std::string key_path)
+    : Resource("packages", "upgrade", std::move(location), std::move(key_path)), scope_(scope) {}
+
+std::vector<PendingUpgrade> UpgradeResource::wanted(const UpgradesObserved& seen) const {
+  std::vector<PendingUpgrade> out;
+  for (const auto& p : seen.pending) {
+    if (scope_ == UpgradeScope::kNone) break;
+    if (scope_ == UpgradeScope::kSecurity && !p.security) continue;
+    if (std::find(excluded_.begin(), excluded_.end(), p.name) != excluded_.end()) continue;
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<Field> UpgradeResource::desired_fields() const {
+  return {{"upgrade", std::string(to_string(scope_))}};
+}
+
+Drift UpgradeResource::diff(const Observed& observed) const {
+  const auto& seen = dynamic_cast<const UpgradesObserved&>(observed);
+  Drift drift;
+  for (const auto& p : wanted(seen)) {
+    drift.push_back({p.name, p.from, p.to, std::string(p.security ? "security update" : "update") + " from " +
+                                               p.origin});
+  }
+  return drift;
+}
+
+std::string check_package_name(std::string_view name) {
+  std::string problem = check_name(name, "+-._", 128);
+  if (!problem.empty()) return problem;
+  if (!std::isalnum(static_cast<unsigned char>(name.front()))) return "a package name starts with a letter or digit";
+  return "";
+}
+
+std::string check_package_version(std::string_view version) {
+  std::string problem = check_name(version, ".+~:-_^", 128);
+  if (!problem.empty()) return problem;
+  if (!std::isalnum(static_cast<unsigned char>(version.front()))) return "a version starts with a digit or letter";
+  return "";
+}
+
+namespace {
+
+// Settings that apply to every package of the mapping.
+struct Defaults {
+  std::string manager;
+  bool start_on_install = true;
+  int lock_wait = 60;
+};
+
+const std::vector<std::string> kManagers{"apt", "dnf", "yum", "zypper"};
+
+// One entry of present/absent/latest: a name, or a mapping with a name and options.
+void compile_entry(const Node& entry, PackageState state, const Defaults& defaults, CompileContext& context) {
+  NodeReader& reader = context.reader();
+  const Node* name_node = &entry;
+  std::vector<std::string> allowed{"name", "requires"};
+  if (state == PackageState::kPresent) allowed.insert(allowed.end(), {"version", "start_on_install"});
+  if (state == PackageState::kLatest) allowed.push_back("start_on_install");
+  if (state == PackageState::kAbsent) allowed.push_back("purge");
+  if (entry.is_map()) {
+    if (!reader.check_keys(entry, allowed, "a package entry")) return;
+    name_node = entry.find("name");
+    if (name_node == nullptr) {
+      reader.fail(entry, ErrorCode::kInvalidValue, "a package entry needs a 'name'",
+                  "write {name: nginx" + std::string(state == PackageState::kPresent ? ", version: \"1.22.1-9\"}" : "}"));
+      return;
+    }
+  }
+  auto name = reader.string(*name_node, "a package name such as nginx");
+  if (!name) return;
+  const std::string problem = check_package_name(*name);
+  if (!problem.empty()) {
+    reader.fail(*name_node, ErrorCode::kInvalidValue, "invalid package name '" + *name + "': " + problem,
+                "package names look like nginx, libssl3 or g++-12");
+    return;
+  }
+  auto resource = std::make_unique<PackageResource>(*name, state, name_node->location, name_node->path);
+  resource->set_manager(defaults.manager);
+  resource->set_start_on_install(defaults.start_on_install);
+  resource->set_lock_wait(defaults.lock_wait);
+  if (entry.is_map()) {
+    if (const Node* v = entry.find("version")) {
+      auto version = reader.string(*v, "a version such as \"1.22.1-9\"", true);
+      if (!version) return;
+      const std::string bad = check_package_version(*version);
+      if (!bad.empty()) {
+        reader.fail(*v, ErrorCode::kInvalidValue, "invalid version '" + *version + "': " + bad,
+                    "versions look like 1.22.1-9 or 1:2.3~rc1-1");
+        return;
+      }
+      resource->set_version(*version);
+    }
+    if (const Node* p = entry.find("purge")) {
+      auto purge = reader.boolean(*p);
+      if (!purge) return;
+      resource->set_purge(*purge);
+    }
+    if (const Node* s = entry.find("start_on_install")) {
+      auto start = reader.boolean(*s);
+      if (!start) return;
+      resource->set_start_on_install(*start);
+    }
+    context.read_requires(entry, *resource);
+  }
+  context.add(std::move(resource));
+}
+
+}  // namespace
+
+KindSpec packages_kind() {
+  KindSpec spec;
+  spec.key = "packages";
+  spec.summary = "packages present, absent or latest, and security updates";
+  spec.compile = [](const Node& value, CompileContext& context) {
+    NodeReader& reader = context.reader();
+    if (!reader.check_keys(value, {"present", "absent", "latest", "upgrade", "manager", "start_on_install",
+                                   "lock_wait"},
+                           "the packages mapping")) {
+      return;
+    }
+    Defaults defaults;
+    if (const Node* m = value.find("manager")) {
+      auto manager = reader.string(*m, "a package manager (apt, dnf, yum or zypper)");
+      if (!manager) return;
+      if (std::find(kManagers.begin(), kManagers.end(), *manager) == kManagers.end()) {
+        std::string hint = did_you_mean(*manager, kManagers);
+        reader.fail(*m, ErrorCode::kInvalidValue, "unknown package manager '" + *manager + "'",
+                    hint.empty() ? "use apt, dnf, yum or zypper" : hint);
+        return;
+      }
+      defaults.manager = *manager == "yum" ? "dnf" : *manager;  // yum is dnf on every distribution we serve
+    }
+    if (const Node* s = value.find("start_on_install")) {
+      auto start = reader.boolean(*s);
+      if (!start) return;
+      defaults.start_on_install = *start;
+    }
+    if (const Node* w = value.find("lock_wait")) {
+      auto seconds = reader.integer(*w, 0, 3600);
+      if (!seconds) return;
+      defaults.lock_wait = static_cast<int>(*seconds);
+    }
+    std::vector<std::string> excluded;
+    const std::pair<const char*, PackageState> lists[] = {
+        {"present", PackageState::kPresent}, {"latest", PackageState::kLatest}, {"absent", PackageState::kAbsent}};
+    for (const auto& [key, state] : lists) {
+      const Node* list = value.find(key);
+      if (list == nullptr) continue;
+      for (const Node* entry : reader.list(*list, "package names or {name: …} entries", true)) {
+        compile_entry(*entry, state, defaults, context);
+        const Node* name = entry->is_map() ? entry->find("name") : entry;
+        const bool pinned = entry->is_map() && entry->find("version") != nullptr;
+        if (name != nullptr && name->is_scalar() && (pinned || state == PackageState::kAbsent)) {
+          excluded.push_back(name->scalar);
+        }
+      }
+    }
+    if (const Node* u = value.find("upgrade")) {
+      auto scope = reader.string(*u, "none, security or all");
+      if (!scope) return;
+      const std::vector<std::string> scopes{"none", "security", "all"};
+      if (std::find(scopes.begin(), scopes.end(), *scope) == scopes.end()) {
+        std::string hint = did_you_mean(*scope, scopes);
+        reader.fail(*u, ErrorCode::kInvalidValue, "unknown upgrade scope '" + *scope + "'",
+                    hint.empty() ? "use none, security or all" : hint);
+        return;
+      }
+      if (*scope == "none") return;
+      auto resource = std::make_unique<UpgradeResource>(*scope == "all" ? UpgradeScope::kAll : UpgradeScope::kSecurity,
+                                                        u->location, u->path);
+      resource->set_manager(defaults.manager);
+      resource->set_lock_wait(defaults.lock_wait);
+      resource->set_excluded(std::move(excluded));
+      context.add(std::move(resource));
+    }
+  };
+  return spec;
+}
+
+}  // namespace reconcile::resources

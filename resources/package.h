@@ -1,0 +1,126 @@
+#pragma once
+// Packages: each name under `packages:` is one `package:NAME` resource (present, absent or latest,
+// optionally pinned to a version), and `upgrade: security|all` is the one `packages:upgrade` resource.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "resources/kind.h"
+#include "resources/resource.h"
+
+namespace reconcile::resources {
+
+/// What the state wants of one package.
+enum class PackageState { kPresent, kAbsent, kLatest };
+
+/// Which pending updates `upgrade:` applies.
+enum class UpgradeScope { kNone, kSecurity, kAll };
+
+/// How the package database sees a package.
+enum class InstallState {
+  kNotInstalled,   // unknown to the database, or removed and purged
+  kInstalled,      // unpacked and configured
+  kConfigFiles,    // removed, its configuration files kept
+  kHalfInstalled,  // an install or removal stopped half way (unpacked, half-configured, reinstall required)
+};
+
+std::string_view to_string(PackageState state);
+std::string_view to_string(UpgradeScope scope);
+std::string_view to_string(InstallState state);
+
+/// One package as the package manager sees it, plus what the repositories offer when that was asked.
+class PackageObserved : public Observed {
+ public:
+  InstallState state = InstallState::kNotInstalled;
+  std::string version;              // installed version (the removed one for kConfigFiles), "" when none
+  bool index_queried = false;       // the repositories were asked about this package
+  std::string candidate;            // the version an install would get; "" when the index does not know it
+  std::vector<std::string> available;  // every version the repositories offer
+
+  std::vector<Field> fields() const override;
+};
+
+/// `packages.present: [nginx]`, `{name: nginx, version: "1.22.1-9"}`, `absent: [{name: at, purge: true}]`.
+class PackageResource : public Resource {
+ public:
+  PackageResource(std::string name, PackageState state, Location location, std::string key_path);
+
+  PackageState state() const { return state_; }
+  const std::string& version() const { return version_; }
+  bool purge() const { return purge_; }
+  bool start_on_install() const { return start_on_install_; }
+  int lock_wait() const { return lock_wait_; }
+
+  void set_version(std::string version) { version_ = std::move(version); }
+  void set_purge(bool purge) { purge_ = purge; }
+  void set_start_on_install(bool start) { start_on_install_ = start; }
+  void set_manager(std::string manager) { manager_ = std::move(manager); }
+  void set_lock_wait(int seconds) { lock_wait_ = seconds; }
+
+  std::vector<Field> desired_fields() const override;
+  Drift diff(const Observed& observed) const override;
+  std::string provider_hint() const override { return manager_; }
+
+ private:
+  PackageState state_;
+  std::string version_;  // pinned version, "" for any
+  bool purge_ = false;
+  bool start_on_install_ = true;
+  std::string manager_;  // provider name, "" for the host's default
+  int lock_wait_ = 60;   // seconds to wait for another package manager
+};
+
+/// One installed package with a newer version waiting in the repositories.
+struct PendingUpgrade {
+  std::string name;
+  std::string from;
+  std::string to;
+  std::string origin;  // "Debian-Security:12/stable-security", "updates", "security"
+  bool security = false;
+};
+
+/// The pending upgrades the repositories offer for installed packages.
+class UpgradesObserved : public Observed {
+ public:
+  std::vector<PendingUpgrade> pending;
+
+  std::vector<Field> fields() const override;
+};
+
+/// `packages.upgrade: security|all`: no pending update of that scope is left.
+class UpgradeResource : public Resource {
+ public:
+  UpgradeResource(UpgradeScope scope, Location location, std::string key_path);
+
+  UpgradeScope scope() const { return scope_; }
+  /// Packages the state pins or removes: never upgraded by this resource.
+  const std::vector<std::string>& excluded() const { return excluded_; }
+  int lock_wait() const { return lock_wait_; }
+  void set_excluded(std::vector<std::string> names) { excluded_ = std::move(names); }
+  void set_manager(std::string manager) { manager_ = std::move(manager); }
+  void set_lock_wait(int seconds) { lock_wait_ = seconds; }
+
+  /// The pending upgrades this resource applies, in the order observed.
+  std::vector<PendingUpgrade> wanted(const UpgradesObserved& seen) const;
+
+  std::vector<Field> desired_fields() const override;
+  Drift diff(const Observed& observed) const override;
+  std::string provider_hint() const override { return manager_; }
+
+ private:
+  UpgradeScope scope_;
+  std::vector<std::string> excluded_;
+  std::string manager_;
+  int lock_wait_ = 60;
+};
+
+/// "" when `name` is a valid package name (Debian or RPM charset), else what is wrong.
+std::string check_package_name(std::string_view name);
+/// "" when `version` is a valid package version, else what is wrong.
+std::string check_package_version(std::string_view version);
+
+/// The `packages` key.
+KindSpec packages_kind();
+
+}  // namespace reconcile::resources
