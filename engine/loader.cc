@@ -1,8 +1,10 @@
 #include "engine/loader.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "providers/fs.h"
@@ -65,150 +67,226 @@ class LineIndex {
 };
 
 // ---- YAML -------------------------------------------------------------------------------------
+// libyaml's event parser (the reference C implementation) feeds the tree directly: no intermediate
+// document, an explicit stack instead of recursion, and every event carries its line and column.
 
-class YamlConverter {
+class YamlBuilder {
  public:
-  YamlConverter(const std::string& file, const LoadLimits& limits, std::vector<Error>& errors)
-      : file_(file), limits_(limits), errors_(errors) {}
+  YamlBuilder(const std::string& file, const LoadLimits& limits, std::vector<Error>& errors, Node& root)
+      : file_(file), limits_(limits), errors_(errors), root_(root) {}
 
-  bool convert(const YAML::Node& in, Node& out, const std::string& path, int depth) {
-    out.path = path;
-    out.location = where(in.Mark());
-    if (++count_ > limits_.max_nodes) {
-      fail(out, ErrorCode::kInvalidValue,
-           "the file holds more than " + std::to_string(limits_.max_nodes) + " values (aliases expanding?)");
-      return false;
-    }
-    if (depth > limits_.max_depth) {
-      fail(out, ErrorCode::kInvalidValue, "nested deeper than " + std::to_string(limits_.max_depth) + " levels");
-      return false;
-    }
-    switch (in.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        out.type = Node::Type::kNull;
-        return true;
-      case YAML::NodeType::Scalar:
-        out.type = Node::Type::kScalar;
-        out.scalar = in.Scalar();
-        out.tag = in.Tag() == "?" ? Node::Tag::kPlain : Node::Tag::kString;
-        return true;
-      case YAML::NodeType::Sequence: {
-        out.type = Node::Type::kSequence;
-        out.items.reserve(in.size());
-        std::size_t i = 0;
-        for (const auto& item : in) {
-          out.items.emplace_back();
-          if (!convert(item, out.items.back(), index_path(path, i++), depth + 1)) return false;
+  // Returns false to stop parsing (an error was recorded).
+  bool on_event(const yaml_event_t& event) {
+    const Location where{file_, static_cast<int>(event.start_mark.line) + 1,
+                         static_cast<int>(event.start_mark.column) + 1};
+    switch (event.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        if (++documents_ > 1) {
+          errors_.push_back(Error{ErrorCode::kSyntax, "the file holds several YAML documents (separated by ---)",
+                                  where, "", "give each document its own file and list them as layers"});
+          return false;
         }
         return true;
-      }
-      case YAML::NodeType::Map: {
-        out.type = Node::Type::kMap;
-        for (const auto& kv : in) {
-          MapEntry entry;
-          entry.key_location = where(kv.first.Mark());
-          if (!kv.first.IsScalar()) {
-            errors_.push_back(Error{ErrorCode::kType, "a key must be a plain name, not " +
-                                                          std::string(kv.first.IsMap() ? "a mapping" : "a list"),
-                                    entry.key_location, path, "write keys as simple words"});
-            continue;
-          }
-          entry.key = kv.first.Scalar();
-          const std::string key_path = child_path(path, entry.key);
-          bool duplicate = false;
-          for (const auto& existing : out.entries) {
-            if (existing.key != entry.key) continue;
-            duplicate = true;
-            errors_.push_back(Error{ErrorCode::kDuplicateKey,
-                                    "key '" + entry.key + "' is given twice in this mapping (first at line " +
-                                        std::to_string(existing.key_location.line) + ")",
-                                    entry.key_location, key_path, "keep one of them; merge their values"});
-          }
-          if (duplicate) continue;
-          if (!convert(kv.second, entry.value, key_path, depth + 1)) return false;
-          if (entry.value.location.line == 0) entry.value.location = entry.key_location;
-          out.entries.push_back(std::move(entry));
+      case YAML_SCALAR_EVENT: {
+        const auto& scalar = event.data.scalar;
+        std::string value(reinterpret_cast<const char*>(scalar.value), scalar.length);
+        if (in_key_position()) return on_key(std::move(value), where, scalar.style == YAML_PLAIN_SCALAR_STYLE);
+        Node* node = slot(where);
+        if (node == nullptr) return false;
+        const bool plain = scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        const bool tagged_string = scalar.tag != nullptr &&
+                                   std::string_view(reinterpret_cast<const char*>(scalar.tag)) == "tag:yaml.org,2002:str";
+        if (plain && !tagged_string && (value.empty() || value == "~" || value == "null" || value == "Null" || value == "NULL")) {
+          node->type = Node::Type::kNull;
+        } else {
+          node->type = Node::Type::kScalar;
+          node->tag = plain && !tagged_string ? Node::Tag::kPlain : Node::Tag::kString;
+          node->scalar = std::move(value);
         }
+        remember(scalar.anchor, *node);
         return true;
       }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        const bool is_map = event.type == YAML_MAPPING_START_EVENT;
+        if (in_key_position()) {
+          errors_.push_back(Error{ErrorCode::kType, std::string("a key must be a plain name, not ") +
+                                                        (is_map ? "a mapping" : "a list"),
+                                  where, stack_.back().node->path, "write keys as simple words"});
+          return false;
+        }
+        if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
+          errors_.push_back(Error{ErrorCode::kSyntax, "nested deeper than " + std::to_string(limits_.max_depth) + " levels",
+                                  where, stack_.empty() ? "" : stack_.back().node->path,
+                                  "a state file needs only a few levels"});
+          return false;
+        }
+        Node* node = slot(where);
+        if (node == nullptr) return false;
+        node->type = is_map ? Node::Type::kMap : Node::Type::kSequence;
+        const auto* anchor = is_map ? event.data.mapping_start.anchor : event.data.sequence_start.anchor;
+        stack_.push_back(Frame{node, anchor != nullptr ? reinterpret_cast<const char*>(anchor) : ""});
+        return true;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        Frame frame = std::move(stack_.back());
+        stack_.pop_back();
+        if (!frame.anchor.empty()) anchors_[frame.anchor] = *frame.node;
+        return true;
+      }
+      case YAML_ALIAS_EVENT: {
+        const std::string name = reinterpret_cast<const char*>(event.data.alias.anchor);
+        const auto found = anchors_.find(name);
+        if (found == anchors_.end()) {
+          errors_.push_back(Error{ErrorCode::kSyntax, "alias *" + name + " names no anchor defined before it", where,
+                                  "", "define &" + name + " first"});
+          return false;
+        }
+        if (in_key_position()) {
+          if (!found->second.is_scalar()) return on_key("", where, true);
+          return on_key(found->second.scalar, where, true);
+        }
+        count_ += count_nodes(found->second);
+        Node* node = slot(where);
+        if (node == nullptr) return false;
+        const std::string path = node->path;
+        *node = found->second;
+        repath_tree(*node, path);
+        return true;
+      }
+      default:
+        return true;
+    }
+  }
+
+ private:
+  struct Frame {
+    Node* node;
+    std::string anchor;
+    bool have_key = false;      // in a mapping: the key of the next value has been read
+    std::string key;
+    Location key_location;
+    bool skip_value = false;    // the key was a duplicate: its value is read into a discard node
+  };
+
+  bool in_key_position() const {
+    return !stack_.empty() && stack_.back().node->is_map() && !stack_.back().have_key;
+  }
+
+  bool on_key(std::string key, const Location& where, bool) {
+    Frame& frame = stack_.back();
+    frame.have_key = true;
+    frame.key = std::move(key);
+    frame.key_location = where;
+    frame.skip_value = false;
+    for (const auto& existing : frame.node->entries) {
+      if (existing.key != frame.key) continue;
+      errors_.push_back(Error{ErrorCode::kDuplicateKey,
+                              "key '" + frame.key + "' is given twice in this mapping (first at line " +
+                                  std::to_string(existing.key_location.line) + ")",
+                              where, child_path(frame.node->path, frame.key), "keep one of them; merge their values"});
+      frame.skip_value = true;
     }
     return true;
   }
 
- private:
-  Location where(const YAML::Mark& mark) const {
-    if (mark.line < 0) return Location{file_, 0, 0};
-    return Location{file_, mark.line + 1, mark.column + 1};
+  // Where the next value goes: the root, a list item, or the value of the pending key.
+  Node* slot(const Location& where) {
+    if (++count_ > limits_.max_nodes) {
+      errors_.push_back(Error{ErrorCode::kInvalidValue,
+                              "the file holds more than " + std::to_string(limits_.max_nodes) +
+                                  " values (aliases expanding?)",
+                              where, "", "a state file needs far fewer values"});
+      return nullptr;
+    }
+    if (stack_.empty()) {
+      root_.location = where;
+      return &root_;
+    }
+    Frame& frame = stack_.back();
+    Node& parent = *frame.node;
+    if (parent.is_sequence()) {
+      parent.items.emplace_back();
+      Node& item = parent.items.back();
+      item.path = index_path(parent.path, parent.items.size() - 1);
+      item.location = where;
+      return &item;
+    }
+    frame.have_key = false;
+    if (frame.skip_value) {
+      discard_ = std::make_unique<Node>();
+      return discard_.get();
+    }
+    parent.entries.push_back(MapEntry{std::move(frame.key), frame.key_location, Node{}});
+    MapEntry& entry = parent.entries.back();
+    entry.value.path = child_path(parent.path, entry.key);
+    entry.value.location = where;
+    return &entry.value;
   }
-  void fail(const Node& at, ErrorCode code, std::string message) {
-    errors_.push_back(Error{code, std::move(message), at.location, at.path, ""});
+
+  void remember(const yaml_char_t* anchor, const Node& node) {
+    if (anchor != nullptr) anchors_[reinterpret_cast<const char*>(anchor)] = node;
+  }
+
+  static std::size_t count_nodes(const Node& node) {
+    std::size_t n = 1;
+    for (const auto& item : node.items) n += count_nodes(item);
+    for (const auto& entry : node.entries) n += count_nodes(entry.value);
+    return n;
+  }
+
+  static void repath_tree(Node& node, const std::string& path) {
+    node.path = path;
+    for (std::size_t i = 0; i < node.items.size(); ++i) repath_tree(node.items[i], index_path(path, i));
+    for (auto& entry : node.entries) repath_tree(entry.value, child_path(path, entry.key));
   }
 
   const std::string& file_;
   const LoadLimits& limits_;
   std::vector<Error>& errors_;
+  Node& root_;
+  std::vector<Frame> stack_;
+  std::map<std::string, Node> anchors_;
+  std::unique_ptr<Node> discard_;
   std::size_t count_ = 0;
+  int documents_ = 0;
 };
-
-// Deepest nesting of flow collections ([ and {) outside quoted text: a cheap guard against
-// input built to exhaust the parser's stack.
-int flow_depth(std::string_view text) {
-  int depth = 0, deepest = 0;
-  char quote = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
-      continue;
-    }
-    if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\n')) {
-      while (i < text.size() && text[i] != '\n') ++i;
-    } else if (c == '"' || (c == '\'' && (i == 0 || std::string_view(" [{,:\n").find(text[i - 1]) != std::string_view::npos))) {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
 
 Node parse_yaml(const std::string& name, const std::string& text, std::vector<Error>& errors,
                 const LoadLimits& limits) {
   Node root;
-  if (flow_depth(text) > limits.max_depth) {
-    errors.push_back(Error{ErrorCode::kSyntax, "nested deeper than " + std::to_string(limits.max_depth) + " levels",
-                           Location{name, 1, 1}, "", "a state file needs only a few levels"});
+  yaml_parser_t parser;
+  if (yaml_parser_initialize(&parser) == 0) {
+    errors.push_back(Error{ErrorCode::kSystem, "cannot start the YAML parser", Location{name}, "", ""});
     return root;
   }
-  try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.size() > 1) {
-      errors.push_back(Error{ErrorCode::kSyntax, "the file holds several YAML documents (separated by ---)",
-                             Location{name, documents[1].Mark().line + 1, 1}, "",
-                             "give each document its own file and list them as layers"});
-      return root;
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  YamlBuilder builder(name, limits, errors, root);
+  while (true) {
+    yaml_event_t event;
+    if (yaml_parser_parse(&parser, &event) == 0) {
+      const yaml_mark_t& mark = parser.problem_mark;
+      std::string message = parser.problem != nullptr ? parser.problem : "unknown problem";
+      if (parser.context != nullptr) message = std::string(parser.context) + ", " + message;
+      std::string hint = "check indentation, colons and quotes around this place";
+      if (message.find("flow") != std::string::npos || message.find("expected ',' or ']'") != std::string::npos ||
+          message.find("expected ',' or '}'") != std::string::npos) {
+        hint = "a bracket or brace is not closed, or a comma is missing";
+      } else if (message.find("tab") != std::string::npos) {
+        hint = "indent with spaces, not tabs";
+      }
+      errors.push_back(Error{ErrorCode::kSyntax, "malformed YAML: " + message,
+                             Location{name, static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1}, "",
+                             hint});
+      break;
     }
-    if (documents.empty()) return root;
-    YamlConverter converter(name, limits, errors);
-    converter.convert(documents[0], root, "", 0);
-  } catch (const YAML::Exception& e) {
-    std::string message = e.msg;
-    std::string hint = "check indentation, colons and quotes around this place";
-    if (message.find("end of map not found") != std::string::npos ||
-        message.find("end of sequence") != std::string::npos) {
-      hint = "a bracket or brace is not closed";
-    }
-    errors.push_back(Error{ErrorCode::kSyntax, "malformed YAML: " + message,
-                           Location{name, e.mark.line >= 0 ? e.mark.line + 1 : 0,
-                                    e.mark.column >= 0 ? e.mark.column + 1 : 0},
-                           "", hint});
-  } catch (const std::exception& e) {
-    errors.push_back(Error{ErrorCode::kSyntax, std::string("malformed YAML: ") + e.what(), Location{name, 0, 0}, "", ""});
+    const bool done = event.type == YAML_STREAM_END_EVENT;
+    const bool keep_going = builder.on_event(event);
+    yaml_event_delete(&event);
+    if (done || !keep_going) break;
   }
+  yaml_parser_delete(&parser);
   return root;
 }
 
