@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything reconcile needs to build and to run its tests (Debian 12, as root).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  # libraries
+  libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml tzdata util-linux
+  # test hosts (tests/host): booted systemd-nspawn containers from a cached Debian image
+  mmdebstrap systemd-container zstd socat netcat-openbsd dpkg-dev iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: run as root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

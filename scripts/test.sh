@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every unit test under AddressSanitizer and
+# UndefinedBehaviorSanitizer, then the whole suite (unit and test-host integration tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/setup.sh
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build -j"$jobs"
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECONCILE_SANITIZE=ON -DRECONCILE_INTEGRATION=OFF \
+      -DRECONCILE_BENCH=OFF
+cmake --build build-asan -j"$jobs" --target unit_tests reconcile
+
+# Test hosts of this run live in their own directory and are all torn down on exit.
+export RECONCILE_TESTHOST_RUN=/run/reconcile-testhost/run-$$
+trap 'tests/host/testhost.sh down-all || true; rmdir "$RECONCILE_TESTHOST_RUN" 2>/dev/null || true' EXIT
+
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+   ctest -L unit -j"$jobs" --output-on-failure)
+
+echo "== all tests"
+(cd build && ctest -j"$jobs" --output-on-failure)
