@@ -279,10 +279,9 @@ KindSpec users_kind() {
   spec.summary = "accounts present, absent or locked, and the login allow-list";
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
-    if (!reader.check_keys(value, {"login_allowed_only", "present", "locked", "absent", "allow_lockout"},
-                           "the users mapping")) {
-      return;
-    }
+    const bool known_keys = reader.check_keys(
+        value, {"login_allowed_only", "present", "locked", "absent", "allow_lockout"}, "the users mapping");
+    if (!known_keys && !value.is_map()) return;
     bool allow_lockout = false;
     if (const Node* node = value.find("allow_lockout")) {
       auto allow = reader.boolean(*node);
