@@ -45,8 +45,8 @@ TEST(PackageTest, EachNameBecomesOnePackageResource) {
   const auto& upgrade = dynamic_cast<const UpgradeResource&>(
       *compiled.graph.resources.at(compiled.graph.index.at("packages:upgrade")));
   EXPECT_EQ(upgrade.scope(), UpgradeScope::kSecurity);
-  // Pinned and removed packages are never moved by the upgrade.
-  EXPECT_EQ(upgrade.excluded(), (std::vector<std::string>{"htop", "telnetd", "rsh-server"}));
+  // Pinned, removed and latest packages are never moved by the upgrade (latest moves on its own).
+  EXPECT_EQ(upgrade.excluded(), (std::vector<std::string>{"htop", "openssl", "telnetd", "rsh-server"}));
 }
 
 TEST(PackageTest, UpgradeNoneAddsNoResource) {
