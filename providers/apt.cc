@@ -25,6 +25,10 @@ constexpr std::string_view kStatusFile = "/var/lib/dpkg/status";
 constexpr std::string_view kLockFrontend = "/var/lib/dpkg/lock-frontend";
 constexpr std::string_view kLock = "/var/lib/dpkg/lock";
 constexpr std::string_view kPolicyRcD = "/usr/sbin/policy-rc.d";
+// Queries write nothing: apt's package cache is built in memory (not /var/cache/apt/*.bin) and a simulation's
+// planner log (/var/log/apt/eipp.log.xz) goes nowhere, so a dry run leaves the host exactly as it was.
+const std::vector<std::string> kReadOnlyQuery{"-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+                                              "-o", "Dir::Log::Planner=/dev/null"};
 const std::vector<std::string> kAptEnv{"DEBIAN_FRONTEND=noninteractive", "APT_LISTCHANGES_FRONTEND=none",
                                        "LC_ALL=C"};
 
@@ -84,7 +88,9 @@ std::string deferred_message(const Host& host, const ExecResult& result, int loc
 // Candidates for `names` from one `apt-cache policy`; nullopt with the error when it cannot run.
 std::optional<std::map<std::string, AptCandidate>> query_policy(const Host& host, const std::vector<std::string>& names,
                                                                  std::vector<Step>* steps, std::string* error) {
-  std::vector<std::string> argv{"apt-cache", "policy", "--"};
+  std::vector<std::string> argv{"apt-cache"};
+  argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
+  argv.insert(argv.end(), {"policy", "--"});
   argv.insert(argv.end(), names.begin(), names.end());
   const ExecResult result = run(host, argv, std::chrono::minutes(5));
   if (steps != nullptr) steps->push_back(step_of(argv, result));
@@ -467,7 +473,9 @@ std::string AptUpgradeProvider::unusable_reason(const Host& host) const {
 
 std::vector<Observation> AptUpgradeProvider::observe(const Host& host, std::span<const Resource* const> resources) {
   std::vector<Observation> out;
-  const std::vector<std::string> argv{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=true", "upgrade"};
+  std::vector<std::string> argv{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=true"};
+  argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
+  argv.push_back("upgrade");
   const ExecResult result = run(host, argv, std::chrono::minutes(5));
   for (std::size_t i = 0; i < resources.size(); ++i) {
     if (!result.ok()) {

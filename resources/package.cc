@@ -263,7 +263,7 @@ KindSpec packages_kind() {
         compile_entry(*entry, state, defaults, context);
         const Node* name = entry->is_map() ? entry->find("name") : entry;
         const bool pinned = entry->is_map() && entry->find("version") != nullptr;
-        if (name != nullptr && name->is_scalar() && (pinned || state == PackageState::kAbsent)) {
+        if (name != nullptr && name->is_scalar() && (pinned || state != PackageState::kPresent)) {
           excluded.push_back(name->scalar);
         }
       }

@@ -94,7 +94,7 @@ class UpgradeResource : public Resource {
   UpgradeResource(UpgradeScope scope, Location location, std::string key_path);
 
   UpgradeScope scope() const { return scope_; }
-  /// Packages the state pins or removes: never upgraded by this resource.
+  /// Packages the state pins, removes or keeps at latest: never upgraded by this resource.
   const std::vector<std::string>& excluded() const { return excluded_; }
   int lock_wait() const { return lock_wait_; }
   void set_excluded(std::vector<std::string> names) { excluded_ = std::move(names); }

@@ -1,0 +1,100 @@
+#pragma once
+// The account databases read in-process: /etc/passwd, /etc/shadow, /etc/group, /etc/shells and the
+// distribution's account name rule. One read of each file per run, no getent or chage per user.
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "providers/host.h"
+#include "resources/user.h"
+
+namespace reconcile::providers {
+
+/// One line of /etc/passwd.
+struct PasswdEntry {
+  std::string name;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string home;
+  std::string shell;
+};
+
+/// The fields of /etc/shadow that matter here.
+struct ShadowEntry {
+  std::string hash;
+  std::optional<std::int64_t> expire;  // days since 1970-01-01; none = never
+};
+
+/// One line of /etc/group.
+struct GroupEntry {
+  std::string name;
+  std::uint32_t gid = 0;
+  std::vector<std::string> members;
+};
+
+/// The default account name rule of shadow's useradd (and of Debian's adduser).
+inline constexpr std::string_view kDefaultNameRegex = "^[a-z_][a-z0-9_-]*[$]?$";
+
+/// Every account of a host, as read once.
+struct AccountDb {
+  std::vector<PasswdEntry> passwd;                      // in file order
+  std::unordered_map<std::string, std::size_t> by_name;  // name → index in passwd
+  std::vector<GroupEntry> groups;
+  std::unordered_map<std::string, std::vector<std::string>> member_of;  // user → supplementary groups, sorted
+  bool shadow_readable = false;
+  std::string shadow_error;                              // why not ("permission denied")
+  std::unordered_map<std::string, ShadowEntry> shadow;
+  std::vector<std::string> shells;                       // /etc/shells
+  std::string name_regex = std::string(kDefaultNameRegex);
+  std::string nologin_shell = "/usr/sbin/nologin";       // the one that exists on this host
+
+  const PasswdEntry* find(std::string_view name) const;
+  const GroupEntry* find_group(std::string_view name) const;
+  /// The password state of an account; kNone when /etc/shadow has no line for it.
+  resources::PasswordState password(std::string_view name) const;
+  bool valid_shell(std::string_view shell) const;
+};
+
+/// Parses /etc/passwd text; malformed lines are skipped.
+std::vector<PasswdEntry> parse_passwd(std::string_view text);
+/// Parses /etc/shadow text into name → entry.
+std::unordered_map<std::string, ShadowEntry> parse_shadow(std::string_view text);
+/// Parses /etc/group text.
+std::vector<GroupEntry> parse_group(std::string_view text);
+/// Parses /etc/shells text: absolute paths, comments dropped.
+std::vector<std::string> parse_shells(std::string_view text);
+/// The NAME_REGEX of adduser.conf text, or "" when it sets none.
+std::string parse_name_regex(std::string_view adduser_conf);
+/// How a /etc/shadow password field stands.
+resources::PasswordState password_state(std::string_view hash);
+
+/// Reads every database under host.root. An error only when /etc/passwd itself cannot be read;
+/// an unreadable /etc/shadow is recorded in shadow_readable/shadow_error.
+std::expected<AccountDb, std::string> read_account_db(const Host& host);
+
+/// What reconcile kept of the accounts it locked: /var/lib/reconcile/users.json.
+struct LockRecords {
+  std::map<std::string, resources::LockRecord> locked;
+};
+
+/// Where the lock records live on the host.
+inline constexpr std::string_view kLockRecordsPath = "/var/lib/reconcile/users.json";
+
+/// Reads the lock records; none when the file does not exist; an error when it is unreadable or malformed.
+std::expected<LockRecords, std::string> read_lock_records(const Host& host);
+/// Writes the lock records atomically (mode 0600), creating /var/lib/reconcile if needed.
+std::expected<void, std::string> write_lock_records(const Host& host, const LockRecords& records);
+
+/// The processes whose real uid is `uid`, as "PID (name)", read from /proc.
+std::vector<std::string> processes_of(const Host& host, std::uint32_t uid);
+
+/// Days since 1970-01-01 now.
+std::int64_t today();
+
+}  // namespace reconcile::providers

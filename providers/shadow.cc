@@ -1,0 +1,529 @@
+#include "providers/shadow.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <regex>
+#include <set>
+#include <system_error>
+
+#include "providers/fs.h"
+#include "resources/user.h"
+
+namespace reconcile::providers {
+
+namespace {
+
+using resources::Error;
+using resources::ErrorCode;
+using resources::LoginPolicyResource;
+using resources::PasswordState;
+using resources::UserEnsure;
+using resources::UserObserved;
+using resources::UserOrigin;
+using resources::UserResource;
+
+constexpr std::string_view kAdminGroups[] = {"sudo", "wheel", "admin"};
+constexpr std::string_view kNotObservable = "not observable: permission denied (reading /etc/shadow needs root)";
+
+std::string join(const std::vector<std::string>& items, std::string_view none = "none") {
+  if (items.empty()) return std::string(none);
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string lower_first(std::string text) {
+  if (!text.empty() && text.front() >= 'A' && text.front() <= 'Z') text.front() = static_cast<char>(text.front() + 32);
+  return text;
+}
+
+bool is_nologin(std::string_view shell) {
+  return shell.ends_with("/nologin") || shell.ends_with("/false");
+}
+
+const LoginPolicyResource* find_policy(std::span<const Resource* const> resources) {
+  for (const Resource* resource : resources) {
+    if (const auto* policy = dynamic_cast<const LoginPolicyResource*>(resource)) return policy;
+  }
+  return nullptr;
+}
+
+// What the allow-list adds: a lock for each account that can log in (or that reconcile locked) and is
+// not allowed, and a restore for each allowed account that reconcile locked. Accounts the state lists
+// elsewhere are governed by their own entry.
+struct Expansion {
+  std::vector<std::string> lock;
+  std::vector<std::string> restore;
+};
+
+Expansion expand_policy(const Host& host, const AccountDb& db, const LockRecords& records,
+                        const LoginPolicyResource& policy, const std::set<std::string>& managed) {
+  Expansion out;
+  const auto& allowed = policy.allowed();
+  for (const auto& entry : db.passwd) {
+    if (managed.contains(entry.name)) continue;
+    const bool recorded = records.locked.contains(entry.name);
+    if (std::find(allowed.begin(), allowed.end(), entry.name) != allowed.end()) {
+      if (recorded) out.restore.push_back(entry.name);
+    } else if (recorded || can_log_in(host, db, entry)) {
+      out.lock.push_back(entry.name);
+    }
+  }
+  return out;
+}
+
+std::regex name_rule(const AccountDb& db) {
+  try {
+    return std::regex(db.name_regex, std::regex::extended);
+  } catch (const std::regex_error&) {
+    return std::regex(std::string(kDefaultNameRegex), std::regex::extended);
+  }
+}
+
+Error error_at(const Resource& resource, ErrorCode code, std::string message, std::string hint = "") {
+  return Error{code, std::move(message), resource.location(), resource.key_path(), std::move(hint)};
+}
+
+// The lockout checks: someone must still be able to log in, and neither the user running reconcile
+// nor root as the only admin may be locked or removed.
+void check_lockout(const Host& host, const AccountDb& db, const LockRecords& records,
+                   std::span<const Resource* const> resources, const RunningUser& running,
+                   std::vector<Error>& errors) {
+  const LoginPolicyResource* policy = find_policy(resources);
+  std::set<std::string> managed;
+  std::map<std::string, const Resource*> losing;  // account → the entry that locks or removes it
+  std::set<std::string> after;
+  auto groups_after = db.member_of;
+  for (const auto& entry : db.passwd) {
+    if (can_log_in(host, db, entry)) after.insert(entry.name);
+  }
+  for (const Resource* resource : resources) {
+    const auto* user = dynamic_cast<const UserResource*>(resource);
+    if (user == nullptr) continue;
+    managed.insert(user->name());
+    const PasswdEntry* entry = db.find(user->name());
+    if (user->ensure() != UserEnsure::kPresent) {
+      if (entry != nullptr) losing.emplace(user->name(), user);
+      after.erase(user->name());
+      continue;
+    }
+    auto& groups = groups_after[user->name()];
+    groups.insert(groups.end(), user->groups.begin(), user->groups.end());
+    bool capable = true;
+    if (user->shell) capable = !is_nologin(*user->shell);
+    else if (entry != nullptr) capable = after.contains(user->name()) || records.locked.contains(user->name());
+    if (capable) after.insert(user->name());
+    else after.erase(user->name());
+  }
+  if (policy != nullptr) {
+    const Expansion expansion = expand_policy(host, db, records, *policy, managed);
+    for (const auto& name : expansion.lock) {
+      losing.emplace(name, policy);
+      after.erase(name);
+    }
+    for (const auto& name : expansion.restore) after.insert(name);
+  }
+  if (losing.empty()) return;
+
+  std::vector<std::string> lost;
+  for (const auto& [name, resource] : losing) lost.push_back(name);
+  const std::vector<std::string> remaining(after.begin(), after.end());
+  const std::string remain_text = "accounts that could still log in: " + join(remaining);
+  const std::string hint = "set users.allow_lockout: true if this is really meant";
+  const Resource* first = losing.begin()->second;
+
+  if (after.empty()) {
+    errors.push_back(error_at(*first, ErrorCode::kConflict,
+                              "this state would leave no account that can log in (it locks or removes " +
+                                  join(lost) + ")",
+                              "keep an admin account in users.login_allowed_only or users.present; or " + hint));
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> operators;  // name, how we know
+  if (!running.sudo_user.empty() && db.find(running.sudo_user) != nullptr) {
+    operators.emplace_back(running.sudo_user, "SUDO_USER");
+  }
+  if (running.login_uid) {
+    for (const auto& entry : db.passwd) {
+      if (entry.uid == *running.login_uid) {
+        operators.emplace_back(entry.name, "the login uid " + std::to_string(entry.uid));
+        break;
+      }
+    }
+  }
+  for (const auto& [name, how] : operators) {
+    const auto it = losing.find(name);
+    if (it == losing.end()) continue;
+    errors.push_back(error_at(*it->second, ErrorCode::kConflict,
+                              "this state would lock out '" + name + "', the account running reconcile (" + how +
+                                  "); " + remain_text,
+                              "allow '" + name + "' to log in; or " + hint));
+    return;
+  }
+  if (losing.contains("root")) {
+    std::vector<std::string> admins;
+    for (const auto& name : after) {
+      const auto groups = groups_after.find(name);
+      if (groups == groups_after.end()) continue;
+      for (const auto admin_group : kAdminGroups) {
+        if (std::find(groups->second.begin(), groups->second.end(), admin_group) != groups->second.end()) {
+          admins.push_back(name);
+          break;
+        }
+      }
+    }
+    if (admins.empty()) {
+      errors.push_back(error_at(*losing.at("root"), ErrorCode::kConflict,
+                                "this state would lock out root while root is the only admin (no account that could "
+                                "still log in is in sudo, wheel or admin); " + remain_text,
+                                "allow root to log in, or add an admin to the sudo group first; or " + hint));
+    }
+  }
+}
+
+Step step_of(const ExecRequest& request, const ExecResult& result) {
+  return Step{Exec::describe(request.argv), result.seconds, result.ok() ? 0 : (result.exit_status < 0 ? 1 : result.exit_status),
+              result.ok() ? "" : result.tail()};
+}
+
+// Runs one tool with --root when the host is not this machine, in the C locale.
+ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector<Step>& steps) {
+  if (host.root != "/" && !host.root.empty()) argv.insert(argv.begin() + 1, {"--root", host.root.string()});
+  ExecRequest request;
+  request.argv = std::move(argv);
+  request.extra_env = {"LC_ALL=C"};
+  request.timeout = std::chrono::minutes(2);
+  const ExecResult result = host.exec->run(request);
+  steps.push_back(step_of(request, result));
+  return result;
+}
+
+bool has_field(const resources::Drift& drift, std::string_view field) {
+  return std::any_of(drift.begin(), drift.end(), [&](const auto& d) { return d.field == field; });
+}
+
+// The usermod or useradd command that converges a present account.
+std::vector<std::string> present_argv(const UserResource& user, const UserObserved& seen, const resources::Drift& drift) {
+  if (!seen.exists) {
+    std::vector<std::string> argv{"useradd", "--create-home"};
+    if (user.uid) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
+    if (!user.groups.empty()) argv.insert(argv.end(), {"--groups", join(user.groups)});
+    if (user.shell) argv.insert(argv.end(), {"--shell", *user.shell});
+    if (user.home) argv.insert(argv.end(), {"--home-dir", *user.home});
+    for (auto& arg : argv) std::replace(arg.begin(), arg.end(), ' ', ',');  // join() puts ", "
+    argv.insert(argv.end(), {"--", user.name()});
+    return argv;
+  }
+  std::vector<std::string> argv{"usermod"};
+  if (has_field(drift, "uid")) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
+  if (has_field(drift, "home")) argv.insert(argv.end(), {"--home", *user.home, "--move-home"});
+  if (has_field(drift, "shell")) argv.insert(argv.end(), {"--shell", user.shell ? *user.shell : seen.record->shell});
+  if (has_field(drift, "groups")) {
+    std::string groups;
+    for (const auto& group : user.groups) groups += (groups.empty() ? "" : ",") + group;
+    argv.insert(argv.end(), {"--append", "--groups", groups});
+  }
+  if (has_field(drift, "password")) argv.push_back("--unlock");
+  if (has_field(drift, "expiry")) {
+    argv.insert(argv.end(), {"--expiredate", seen.record->expire ? resources::day_text(*seen.record->expire) : ""});
+  }
+  argv.insert(argv.end(), {"--", user.name()});
+  return argv;
+}
+
+}  // namespace
+
+RunningUser current_running_user() {
+  RunningUser running;
+  if (const char* sudo_user = std::getenv("SUDO_USER")) running.sudo_user = sudo_user;
+  if (auto text = read_file("/proc/self/loginuid", 64)) {
+    try {
+      const unsigned long uid = std::stoul(*text);
+      if (uid != 4294967295ul) running.login_uid = static_cast<std::uint32_t>(uid);
+    } catch (const std::exception&) {
+    }
+  }
+  return running;
+}
+
+bool can_log_in(const Host& host, const AccountDb& db, const PasswdEntry& entry) {
+  if (!is_nologin(entry.shell) && db.valid_shell(entry.shell)) return true;
+  const PasswordState password = db.password(entry.name);
+  if (password == PasswordState::kUsable || password == PasswordState::kEmpty) return true;
+  if (entry.home.empty() || !entry.home.starts_with("/")) return false;
+  std::error_code ec;
+  for (const char* file : {"/.ssh/authorized_keys", "/.ssh/authorized_keys2"}) {
+    const auto path = host.path(entry.home + file);
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0 && !ec) return true;
+  }
+  return false;
+}
+
+std::expected<AccountDb, std::string> ShadowProvider::load(const Host& host, bool keep) {
+  std::lock_guard lock(mutex_);
+  if (primed_) {
+    if (keep) return *primed_;
+    AccountDb db = std::move(*primed_);
+    primed_.reset();
+    return db;
+  }
+  auto db = read_account_db(host);
+  if (db && keep) primed_ = *db;
+  return db;
+}
+
+std::string ShadowProvider::unusable_reason(const Host& host) const {
+  std::error_code ec;
+  for (const char* dir : {"/usr/sbin/", "/sbin/"}) {
+    if (std::filesystem::exists(host.path(std::string(dir) + "usermod"), ec)) return "";
+  }
+  return "usermod is not installed (install the passwd package)";
+}
+
+std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Resource* const> resources) {
+  std::vector<Error> errors;
+  auto loaded = load(host, true);
+  if (!loaded) return errors;  // reported per resource when observed
+  const AccountDb& db = *loaded;
+  auto records = read_lock_records(host);
+  const LockRecords no_records;
+
+  const std::regex rule = name_rule(db);
+  std::set<std::string> created;   // accounts the state creates (and so their private groups)
+  std::map<std::uint32_t, const UserResource*> uids;
+  for (const Resource* resource : resources) {
+    const auto* user = dynamic_cast<const UserResource*>(resource);
+    if (user != nullptr && user->ensure() == UserEnsure::kPresent) created.insert(user->name());
+  }
+  std::vector<std::string> group_names;
+  for (const auto& group : db.groups) group_names.push_back(group.name);
+
+  for (const Resource* resource : resources) {
+    const auto* user = dynamic_cast<const UserResource*>(resource);
+    if (user == nullptr || user->ensure() != UserEnsure::kPresent) continue;
+    const PasswdEntry* entry = db.find(user->name());
+    if (entry == nullptr && !std::regex_match(user->name(), rule)) {
+      errors.push_back(error_at(*user, ErrorCode::kInvalidValue,
+                                "invalid account name '" + user->name() + "': it does not match this system's NAME_REGEX " +
+                                    db.name_regex,
+                                "account names are lower-case letters, digits, '_' and '-', starting with a letter "
+                                "or '_', at most 32 characters"));
+    }
+    if (user->uid) {
+      for (const auto& other : db.passwd) {
+        if (other.uid == *user->uid && other.name != user->name()) {
+          errors.push_back(error_at(*user, ErrorCode::kConflict,
+                                    "uid " + std::to_string(*user->uid) + " already belongs to '" + other.name + "'",
+                                    "choose a free uid, or leave uid out to get the next free one"));
+          break;
+        }
+      }
+      const auto [it, fresh] = uids.emplace(*user->uid, user);
+      if (!fresh) {
+        errors.push_back(error_at(*user, ErrorCode::kConflict,
+                                  "uid " + std::to_string(*user->uid) + " is also wanted for '" + it->second->name() +
+                                      "' at " + it->second->location().str(),
+                                  "give each account its own uid"));
+      }
+    }
+    for (const auto& group : user->groups) {
+      if (db.find_group(group) != nullptr || created.contains(group)) continue;
+      std::string hint = resources::did_you_mean(group, group_names);
+      if (hint.empty()) hint = "create the group first (groupadd), or list an account of that name under users.present";
+      errors.push_back(error_at(*user, ErrorCode::kInvalidValue, "group '" + group + "' does not exist", hint));
+    }
+    if (user->shell && !db.valid_shell(*user->shell)) {
+      std::error_code ec;
+      const bool refusing_shell = is_nologin(*user->shell) && std::filesystem::exists(host.path(*user->shell), ec);
+      if (!refusing_shell) {
+        std::string hint = resources::did_you_mean(*user->shell, db.shells);
+        if (hint.empty()) hint = "install the shell's package, which lists it in /etc/shells";
+        errors.push_back(error_at(*user, ErrorCode::kInvalidValue,
+                                  "shell '" + *user->shell + "' is not listed in /etc/shells", hint));
+      }
+    }
+  }
+  const bool allow_lockout = std::any_of(resources.begin(), resources.end(), [](const Resource* r) {
+    const auto* user = dynamic_cast<const UserResource*>(r);
+    const auto* policy = dynamic_cast<const LoginPolicyResource*>(r);
+    return (user != nullptr && user->allow_lockout()) || (policy != nullptr && policy->allow_lockout());
+  });
+  if (!allow_lockout) {
+    check_lockout(host, db, records ? *records : no_records, resources, running_user_, errors);
+  }
+  return errors;
+}
+
+std::vector<std::unique_ptr<Resource>> ShadowProvider::expand(const Host& host,
+                                                              std::span<const Resource* const> resources) {
+  std::vector<std::unique_ptr<Resource>> out;
+  const LoginPolicyResource* policy = find_policy(resources);
+  if (policy == nullptr) return out;
+  auto db = load(host, true);
+  if (!db) return out;
+  auto records = read_lock_records(host);
+  std::set<std::string> managed;
+  for (const Resource* resource : resources) {
+    if (dynamic_cast<const UserResource*>(resource) != nullptr) managed.insert(resource->name());
+  }
+  const Expansion expansion = expand_policy(host, *db, records ? *records : LockRecords{}, *policy, managed);
+  auto add = [&](const std::string& name, UserEnsure ensure) {
+    auto user = std::make_unique<UserResource>(name, ensure, policy->location(), policy->key_path());
+    user->set_origin(UserOrigin::kAllowList);
+    user->set_allow_lockout(policy->allow_lockout());
+    out.push_back(std::move(user));
+  };
+  for (const auto& name : expansion.lock) add(name, UserEnsure::kLocked);
+  for (const auto& name : expansion.restore) add(name, UserEnsure::kPresent);
+  return out;
+}
+
+std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+  std::vector<Observation> out;
+  auto db = load(host, false);
+  if (!db) {
+    for (std::size_t i = 0; i < resources.size(); ++i) {
+      out.push_back(Observation::unknown("not observable: " + lower_first(db.error())));
+    }
+    return out;
+  }
+  auto records = read_lock_records(host);
+  const std::int64_t now = today();
+  for (const Resource* resource : resources) {
+    if (dynamic_cast<const LoginPolicyResource*>(resource) != nullptr) {
+      auto seen = std::make_unique<resources::LoginPolicyObserved>();
+      for (const auto& entry : db->passwd) {
+        if (can_log_in(host, *db, entry)) seen->can_log_in.push_back(entry.name);
+      }
+      out.push_back(Observation::known(std::move(seen)));
+      continue;
+    }
+    const auto& user = dynamic_cast<const UserResource&>(*resource);
+    auto seen = std::make_unique<UserObserved>();
+    seen->today = now;
+    seen->nologin_shell = db->nologin_shell;
+    const PasswdEntry* entry = db->find(user.name());
+    if (entry == nullptr) {
+      out.push_back(Observation::known(std::move(seen)));
+      continue;
+    }
+    if (!records && user.ensure() != UserEnsure::kAbsent) {
+      out.push_back(Observation::unknown("not observable: " + lower_first(records.error())));
+      continue;
+    }
+    if (records) {
+      const auto found = records->locked.find(user.name());
+      if (found != records->locked.end()) seen->record = found->second;
+    }
+    const bool needs_shadow = user.ensure() == UserEnsure::kLocked ||
+                              (user.ensure() == UserEnsure::kPresent && (seen->record || is_nologin(entry->shell)));
+    if (needs_shadow && !db->shadow_readable) {
+      out.push_back(Observation::unknown(std::string(kNotObservable)));
+      continue;
+    }
+    seen->exists = true;
+    seen->uid = entry->uid;
+    seen->home = entry->home;
+    seen->shell = entry->shell;
+    if (const auto groups = db->member_of.find(user.name()); groups != db->member_of.end()) seen->groups = groups->second;
+    if (const auto shadow = db->shadow.find(user.name()); shadow != db->shadow.end()) {
+      seen->password = password_state(shadow->second.hash);
+      seen->expire = shadow->second.expire;
+    }
+    out.push_back(Observation::known(std::move(seen)));
+  }
+  return out;
+}
+
+std::vector<ChangeOutcome> ShadowProvider::apply(const Host& host, std::span<const Change> changes) {
+  {
+    std::lock_guard lock(mutex_);
+    primed_.reset();
+  }
+  std::vector<ChangeOutcome> outcomes(changes.size());
+  auto records = read_lock_records(host);
+  if (!records) {
+    for (auto& outcome : outcomes) outcome = ChangeOutcome::failed("cannot read the lock records: " + records.error());
+    return outcomes;
+  }
+
+  // Keep what each lock changes before changing it, so a crash in between cannot lose the old shell.
+  bool records_changed = false;
+  std::vector<std::size_t> locks;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const auto& user = dynamic_cast<const UserResource&>(*changes[i].resource);
+    const auto& seen = dynamic_cast<const UserObserved&>(*changes[i].observed);
+    if (user.ensure() != UserEnsure::kLocked || !seen.exists) continue;
+    locks.push_back(i);
+    const bool partly_locked = seen.password_locked() || seen.shell_locked() || seen.expired();
+    if (records->locked.contains(user.name()) && partly_locked) continue;  // an earlier, unfinished lock
+    records->locked[user.name()] = resources::LockRecord{seen.shell, seen.password == PasswordState::kUsable,
+                                                         seen.expire};
+    records_changed = true;
+  }
+  if (records_changed) {
+    const auto started = std::chrono::steady_clock::now();
+    auto written = write_lock_records(host, *records);
+    Step step{"write " + std::string(kLockRecordsPath), 0, written ? 0 : 1, written ? "" : written.error()};
+    step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (const std::size_t i : locks) outcomes[i].steps.push_back(step);
+    if (!written) {
+      for (const std::size_t i : locks) {
+        outcomes[i] = ChangeOutcome::failed("cannot keep the lock record: " + written.error(), outcomes[i].steps);
+      }
+    }
+  }
+  records_changed = false;
+
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    ChangeOutcome& outcome = outcomes[i];
+    if (outcome.result == ChangeOutcome::Result::kFailed) continue;
+    const auto& user = dynamic_cast<const UserResource&>(*changes[i].resource);
+    const auto& seen = dynamic_cast<const UserObserved&>(*changes[i].observed);
+    std::vector<std::string> argv;
+    switch (user.ensure()) {
+      case UserEnsure::kAbsent: {
+        const auto processes = processes_of(host, seen.uid);
+        if (!processes.empty()) {
+          outcome = ChangeOutcome::failed("cannot remove '" + user.name() + "': it has running processes: " +
+                                          join(processes) + "; stop them first");
+          continue;
+        }
+        argv = {"userdel"};
+        if (user.remove_home) argv.push_back("--remove");
+        argv.insert(argv.end(), {"--", user.name()});
+        break;
+      }
+      case UserEnsure::kLocked:
+        argv = {"usermod"};
+        if (!seen.password_locked()) argv.push_back("--lock");
+        if (!seen.shell_locked()) argv.insert(argv.end(), {"--shell", seen.nologin_shell});
+        if (!seen.expired()) argv.insert(argv.end(), {"--expiredate", "1"});
+        argv.insert(argv.end(), {"--", user.name()});
+        break;
+      case UserEnsure::kPresent:
+        argv = present_argv(user, seen, *changes[i].drift);
+        break;
+    }
+    const ExecResult result = run_tool(host, argv, outcome.steps);
+    if (!result.ok()) {
+      outcome.result = ChangeOutcome::Result::kFailed;
+      outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail(3);
+      continue;
+    }
+    outcome.result = ChangeOutcome::Result::kChanged;
+    if (user.ensure() != UserEnsure::kLocked && records->locked.erase(user.name()) > 0) records_changed = true;
+  }
+  if (records_changed) {
+    auto written = write_lock_records(host, *records);
+    if (!written) {
+      for (auto& outcome : outcomes) {
+        outcome.steps.push_back(Step{"write " + std::string(kLockRecordsPath), 0, 1, written.error()});
+      }
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace reconcile::providers

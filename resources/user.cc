@@ -1,0 +1,332 @@
+#include "resources/user.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+namespace reconcile::resources {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string expire_text(const std::optional<std::int64_t>& expire) {
+  return expire ? day_text(*expire) : "never";
+}
+
+constexpr std::uint32_t kMaxUid = 4294967294u;  // (uid_t)-1 means "no uid"
+
+}  // namespace
+
+std::string_view to_string(UserEnsure ensure) {
+  switch (ensure) {
+    case UserEnsure::kPresent: return "present";
+    case UserEnsure::kLocked: return "locked";
+    case UserEnsure::kAbsent: return "absent";
+  }
+  return "present";
+}
+
+std::string_view to_string(PasswordState state) {
+  switch (state) {
+    case PasswordState::kUsable: return "usable";
+    case PasswordState::kEmpty: return "empty (no password needed)";
+    case PasswordState::kDisabled: return "disabled";
+    case PasswordState::kNone: return "none";
+  }
+  return "none";
+}
+
+std::string day_text(std::int64_t days) {
+  const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{days}}};
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return buffer;
+}
+
+std::string check_user_name(std::string_view name) {
+  return check_name(name, "_-.$", 32);
+}
+
+bool UserObserved::shell_locked() const {
+  return shell == nologin_shell || shell.ends_with("/nologin");
+}
+
+std::vector<Field> UserObserved::fields() const {
+  if (!exists) return {{"account", "absent"}};
+  std::vector<Field> out{{"account", "present"},
+                         {"uid", std::to_string(uid)},
+                         {"home", home},
+                         {"shell", shell},
+                         {"groups", join(groups)},
+                         {"password", std::string(to_string(password))},
+                         {"expiry", expire_text(expire)}};
+  if (record) {
+    out.push_back({"shell before lock", record->shell});
+    out.push_back({"password before lock", record->password_set ? "set" : "not set"});
+    out.push_back({"expiry before lock", expire_text(record->expire)});
+  }
+  return out;
+}
+
+std::vector<Field> LoginPolicyObserved::fields() const { return {{"can log in", join(can_log_in)}}; }
+
+UserResource::UserResource(std::string name, UserEnsure ensure, Location location, std::string key_path)
+    : Resource("user", std::move(name), std::move(location), std::move(key_path)), ensure_(ensure) {}
+
+std::vector<std::string> UserResource::auto_requires() const {
+  std::vector<std::string> out;
+  if (ensure_ != UserEnsure::kPresent) return out;
+  for (const auto& group : groups) {
+    out.push_back(make_id("group", group));
+    if (group != name()) out.push_back(make_id("user", group));  // the private group of a managed user
+  }
+  return out;
+}
+
+std::vector<Field> UserResource::desired_fields() const {
+  std::vector<Field> out{{"ensure", std::string(to_string(ensure_))}};
+  if (ensure_ == UserEnsure::kAbsent) out.push_back({"remove_home", remove_home ? "true" : "false"});
+  if (uid) out.push_back({"uid", std::to_string(*uid)});
+  if (!groups.empty()) out.push_back({"groups", join(groups)});
+  if (shell) out.push_back({"shell", *shell});
+  if (home) out.push_back({"home", *home});
+  return out;
+}
+
+Drift UserResource::diff(const Observed& observed) const {
+  const auto& seen = dynamic_cast<const UserObserved&>(observed);
+  Drift drift;
+  switch (ensure_) {
+    case UserEnsure::kAbsent:
+      if (seen.exists) {
+        drift.push_back({"account", "present (uid " + std::to_string(seen.uid) + ")", "absent",
+                         remove_home ? "to be removed with its home " + seen.home
+                                     : "to be removed; its home " + seen.home + " is kept"});
+      }
+      return drift;
+    case UserEnsure::kLocked: {
+      if (!seen.exists) return drift;  // nothing to lock
+      const std::string why = origin_ == UserOrigin::kAllowList ? "not in users.login_allowed_only: " : "";
+      if (!seen.password_locked()) {
+        drift.push_back({"password", std::string(to_string(seen.password)), "disabled",
+                         why + "a '!' prefix on the hash stops password logins"});
+      }
+      if (!seen.shell_locked()) {
+        drift.push_back({"shell", seen.shell, seen.nologin_shell,
+                         why + "no shell for a locked account; " + seen.shell + " is kept to restore on unlock"});
+      }
+      if (!seen.expired()) {
+        drift.push_back({"expiry", expire_text(seen.expire), "expired (" + day_text(1) + ")",
+                         why + "an expired account refuses SSH key logins too"});
+      }
+      return drift;
+    }
+    case UserEnsure::kPresent:
+      break;
+  }
+  if (!seen.exists) {
+    std::string what = "present";
+    const auto fields = desired_fields();
+    for (std::size_t i = 1; i < fields.size(); ++i) {
+      what += (i == 1 ? " (" : ", ") + fields[i].name + " " + fields[i].value + (i + 1 == fields.size() ? ")" : "");
+    }
+    drift.push_back({"account", "absent", what, "to be created"});
+    return drift;
+  }
+  if (uid && *uid != seen.uid) {
+    drift.push_back({"uid", std::to_string(seen.uid), std::to_string(*uid), "the uid differs"});
+  }
+  if (home && *home != seen.home) drift.push_back({"home", seen.home, *home, "the home directory differs"});
+  const std::string* want_shell = shell ? &*shell : (seen.record ? &seen.record->shell : nullptr);
+  if (want_shell != nullptr && *want_shell != seen.shell) {
+    drift.push_back({"shell", seen.shell, *want_shell,
+                     shell ? "the login shell differs" : "unlock: the shell it had before reconcile locked it"});
+  }
+  std::vector<std::string> missing;
+  for (const auto& group : groups) {
+    if (!std::binary_search(seen.groups.begin(), seen.groups.end(), group)) missing.push_back(group);
+  }
+  if (!missing.empty()) {
+    std::vector<std::string> wanted = seen.groups;
+    wanted.insert(wanted.end(), missing.begin(), missing.end());
+    std::sort(wanted.begin(), wanted.end());
+    drift.push_back({"groups", join(seen.groups), join(wanted), "not yet a member of " + join(missing)});
+  }
+  if (seen.record) {
+    if (seen.record->password_set && seen.password_locked()) {
+      drift.push_back({"password", "disabled", "usable", "unlock: it had a password before reconcile locked it"});
+    }
+    if (seen.expire != seen.record->expire) {
+      drift.push_back({"expiry", expire_text(seen.expire), expire_text(seen.record->expire),
+                       "unlock: the expiry it had before reconcile locked it"});
+    }
+  }
+  return drift;
+}
+
+LoginPolicyResource::LoginPolicyResource(std::vector<std::string> allowed, Location location, std::string key_path)
+    : Resource("user", std::string(kLoginPolicyName), std::move(location), std::move(key_path)),
+      allowed_(std::move(allowed)) {}
+
+std::vector<Field> LoginPolicyResource::desired_fields() const { return {{"login_allowed_only", join(allowed_)}}; }
+
+Drift LoginPolicyResource::diff(const Observed&) const { return {}; }  // the locks it adds carry the drift
+
+namespace {
+
+// Where a name was listed, to report contradictions inside the users mapping.
+struct Listed {
+  std::string section;
+  const Node* node;
+};
+
+std::optional<std::string> read_user_name(NodeReader& reader, const Node& node) {
+  auto name = reader.string(node, "an account name such as alice");
+  if (!name) return std::nullopt;
+  const std::string problem = check_user_name(*name);
+  if (!problem.empty()) {
+    reader.fail(node, ErrorCode::kInvalidValue, "invalid account name '" + *name + "': " + problem,
+                "account names look like alice or deploy_ci: lower-case letters, digits, '_' and '-'");
+    return std::nullopt;
+  }
+  return name;
+}
+
+std::optional<std::string> read_path(NodeReader& reader, const Node& node, std::string_view what) {
+  auto path = reader.string(node, what);
+  if (!path) return std::nullopt;
+  std::string problem = check_name(*path, "/._-+", 255);
+  if (problem.empty() && !path->starts_with("/")) problem = "it is not an absolute path";
+  if (problem.empty() && (path->find("/../") != std::string::npos || path->ends_with("/.."))) {
+    problem = "it contains '..'";
+  }
+  if (!problem.empty()) {
+    reader.fail(node, ErrorCode::kInvalidValue, "invalid path '" + *path + "': " + problem,
+                "write an absolute path such as /bin/bash or /home/alice");
+    return std::nullopt;
+  }
+  return path;
+}
+
+// One entry of present/locked/absent: a name, or a mapping with a name and the section's keys.
+std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, CompileContext& context) {
+  NodeReader& reader = context.reader();
+  const Node* name_node = &item;
+  if (item.is_map()) {
+    std::vector<std::string> allowed{"name", "requires"};
+    if (ensure == UserEnsure::kPresent) allowed.insert(allowed.end(), {"uid", "groups", "shell", "home"});
+    if (ensure == UserEnsure::kAbsent) allowed.push_back("remove_home");
+    if (!reader.check_keys(item, allowed, "a users." + std::string(to_string(ensure)) + " entry")) return nullptr;
+    name_node = item.find("name");
+    if (name_node == nullptr) {
+      reader.fail(item, ErrorCode::kInvalidValue, "this entry needs a 'name'", "write {name: alice, ...}");
+      return nullptr;
+    }
+  }
+  auto name = read_user_name(reader, *name_node);
+  if (!name) return nullptr;
+  auto resource = std::make_unique<UserResource>(*name, ensure, item.location, item.path);
+  if (!item.is_map()) return resource;
+  bool ok = true;
+  if (const Node* uid = item.find("uid")) {
+    auto value = reader.integer(*uid, 0, kMaxUid);
+    if (value) resource->uid = static_cast<std::uint32_t>(*value);
+    else ok = false;
+  }
+  if (const Node* groups = item.find("groups")) {
+    for (const Node* group : reader.list(*groups, "group names such as sudo", true)) {
+      auto group_name = reader.string(*group, "a group name such as sudo");
+      const std::string problem = group_name ? check_user_name(*group_name) : "";
+      if (!group_name || !problem.empty()) {
+        if (group_name) reader.fail(*group, ErrorCode::kInvalidValue, "invalid group name '" + *group_name + "': " + problem);
+        ok = false;
+        continue;
+      }
+      resource->groups.push_back(*group_name);
+    }
+    std::sort(resource->groups.begin(), resource->groups.end());
+    resource->groups.erase(std::unique(resource->groups.begin(), resource->groups.end()), resource->groups.end());
+  }
+  if (const Node* shell = item.find("shell")) {
+    resource->shell = read_path(reader, *shell, "a shell such as /bin/bash");
+    ok = ok && resource->shell.has_value();
+  }
+  if (const Node* home = item.find("home")) {
+    resource->home = read_path(reader, *home, "a home directory such as /home/alice");
+    ok = ok && resource->home.has_value();
+  }
+  if (const Node* remove_home = item.find("remove_home")) {
+    auto value = reader.boolean(*remove_home);
+    if (value) resource->remove_home = *value;
+    else ok = false;
+  }
+  context.read_requires(item, *resource);
+  return ok ? std::move(resource) : nullptr;
+}
+
+}  // namespace
+
+KindSpec users_kind() {
+  KindSpec spec;
+  spec.key = "users";
+  spec.summary = "accounts present, absent or locked, and the login allow-list";
+  spec.compile = [](const Node& value, CompileContext& context) {
+    NodeReader& reader = context.reader();
+    const bool known_keys = reader.check_keys(
+        value, {"login_allowed_only", "present", "locked", "absent", "allow_lockout"}, "the users mapping");
+    if (!known_keys && !value.is_map()) return;
+    bool allow_lockout = false;
+    if (const Node* node = value.find("allow_lockout")) {
+      auto allow = reader.boolean(*node);
+      if (allow) allow_lockout = *allow;
+    }
+
+    std::map<std::string, Listed> allowed_at;
+    std::unique_ptr<LoginPolicyResource> policy;
+    if (const Node* node = value.find("login_allowed_only")) {
+      std::vector<std::string> allowed;
+      for (const Node* item : reader.list(*node, "account names", true)) {
+        auto name = read_user_name(reader, *item);
+        if (!name) continue;
+        if (allowed_at.emplace(*name, Listed{"login_allowed_only", item}).second) allowed.push_back(*name);
+      }
+      policy = std::make_unique<LoginPolicyResource>(std::move(allowed), node->location, node->path);
+      policy->set_allow_lockout(allow_lockout);
+    }
+
+    const std::pair<const char*, UserEnsure> sections[] = {
+        {"present", UserEnsure::kPresent}, {"locked", UserEnsure::kLocked}, {"absent", UserEnsure::kAbsent}};
+    std::vector<std::unique_ptr<UserResource>> users;
+    for (const auto& [key, ensure] : sections) {
+      const Node* node = value.find(key);
+      if (node == nullptr) continue;
+      for (const Node* item : reader.list(*node, "account names or mappings")) {
+        auto resource = read_entry(*item, ensure, context);
+        if (!resource) continue;
+        const auto found = allowed_at.find(resource->name());
+        if (ensure != UserEnsure::kPresent && found != allowed_at.end()) {
+          reader.fail(*item, ErrorCode::kConflict,
+                      "'" + resource->name() + "' is " + std::string(to_string(ensure)) +
+                          " here but allowed to log in at " + found->second.node->location.str() + " (" +
+                          found->second.node->path + ")",
+                      "keep one of the two");
+          continue;
+        }
+        resource->set_allow_lockout(allow_lockout);
+        users.push_back(std::move(resource));
+      }
+    }
+    if (policy) context.add(std::move(policy));
+    for (auto& user : users) context.add(std::move(user));
+  };
+  return spec;
+}
+
+}  // namespace reconcile::resources
