@@ -158,9 +158,11 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
     }
     const auto planned = registry.planned_keys().find(entry.key);
     if (planned != registry.planned_keys().end()) {
+      std::string supported;
+      for (const auto& [key, spec] : registry.kinds()) supported += (supported.empty() ? "" : ", ") + key;
       errors.push_back(Error{ErrorCode::kUnsupported,
                              "'" + entry.key + "' (" + planned->second + ") is not supported yet by this version",
-                             entry.key_location, entry.key, "remove it for now; supported keys: timezone"});
+                             entry.key_location, entry.key, "remove it for now; supported keys: " + supported});
       continue;
     }
     std::string hint = resources::did_you_mean(entry.key, keys);

@@ -1,5 +1,6 @@
 #include "engine/plan.h"
 
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -78,7 +79,7 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
     }
   }
   // One batch per provider; providers observe side by side since they share nothing.
-  std::vector<std::thread> workers;
+  std::vector<std::function<void()>> work_items;
   for (auto& [provider, members] : by_provider(graph, state)) {
     auto work = [&graph, &host, &observations, provider, members] {
       const std::string unusable = provider->unusable_reason(host);
@@ -94,9 +95,15 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
                                                    : providers::Observation::unknown("the provider observed nothing");
       }
     };
-    workers.emplace_back(work);
+    work_items.emplace_back(work);
   }
-  for (auto& worker : workers) worker.join();
+  if (work_items.size() == 1) {
+    work_items.front()();
+  } else {
+    std::vector<std::thread> workers;
+    for (auto& work : work_items) workers.emplace_back(work);
+    for (auto& worker : workers) worker.join();
+  }
   return observations;
 }
 
