@@ -172,5 +172,44 @@ TEST_F(CliTest, ApplyWaitsBoundedTimeForAnotherRunsLock) {
   EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
 }
 
+TEST_F(CliTest, StateFilesInAGitCheckoutReportTheirCommitAndDirtiness) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  const auto dir = (root_.path() / "state").string();
+  providers::Exec exec;
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"});
+    return exec.run({args, {}, "", std::chrono::seconds(30)});
+  };
+  ASSERT_TRUE(git({"init", "-q"}).ok());
+  ASSERT_TRUE(git({"add", "s.yaml"}).ok());
+  ASSERT_TRUE(git({"commit", "-q", "-m", "state"}).ok());
+  const std::string head = git({"rev-parse", "HEAD"}).out.substr(0, 40);
+  auto clean = run_json({"--dry-run", file}, 2);
+  EXPECT_EQ(clean["state_files"][0]["git_commit"], head);
+  EXPECT_EQ(clean["state_files"][0]["git_dirty"], false);
+  state("s.yaml", "timezone: Europe/Berlin\n");
+  auto dirty = run_json({"--dry-run", file}, 2);
+  EXPECT_EQ(dirty["state_files"][0]["git_dirty"], true);
+  EXPECT_EQ(dirty["processes_spawned"], 0);
+}
+
+TEST_F(CliTest, HostileFilesAreRefusedWithTheFileNamed) {
+  const auto huge = state("huge.yaml", "timezone: Etc/UTC\n# " + std::string(9u << 20, 'x') + "\n");
+  auto result = run({"--dry-run", huge});
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_NE(result.err.find(huge + ": error: the file is larger than 8 MiB"), std::string::npos) << result.err;
+  auto device = run({"--dry-run", "/dev/zero"});
+  EXPECT_EQ(device.exit_status, 1);
+  EXPECT_NE(device.err.find("/dev/zero: error: is not a regular file"), std::string::npos) << device.err;
+  const auto binary = state("bin.yaml", std::string("\x7f" "ELF\0\0\0", 7));
+  auto elf = run({"--dry-run", binary});
+  EXPECT_EQ(elf.exit_status, 1);
+  EXPECT_NE(elf.err.find("binary"), std::string::npos) << elf.err;
+  const auto nested = state("deep.json", "{\"timezone\": " + std::string(50000, '[') + "}");
+  auto deep = run({"--dry-run", nested});
+  EXPECT_EQ(deep.exit_status, 1);
+  EXPECT_NE(deep.err.find("nested deeper than 64 levels"), std::string::npos) << deep.err;
+}
+
 }  // namespace
 }  // namespace reconcile
