@@ -2,6 +2,7 @@
 
 #include "providers/apt.h"
 #include "providers/localtime.h"
+#include "providers/rpm.h"
 #include "resources/package.h"
 #include "resources/timezone.h"
 
@@ -79,6 +80,10 @@ Registry builtin_registry() {
   registry.add_kind(resources::packages_kind());
   registry.add_provider(std::make_unique<providers::AptProvider>());
   registry.add_provider(std::make_unique<providers::AptUpgradeProvider>());
+  registry.add_provider(std::make_unique<providers::RpmProvider>(providers::RpmManager::kDnf));
+  registry.add_provider(std::make_unique<providers::RpmUpgradeProvider>(providers::RpmManager::kDnf));
+  registry.add_provider(std::make_unique<providers::RpmProvider>(providers::RpmManager::kZypper));
+  registry.add_provider(std::make_unique<providers::RpmUpgradeProvider>(providers::RpmManager::kZypper));
   // (services)
   // (users)
   return registry;

@@ -66,6 +66,26 @@ ExecResult run(const Host& host, const std::vector<std::string>& argv, std::chro
   return host.exec->run(request);
 }
 
+// Why apt-get failed: its unmet dependencies and "E:" lines, else the last lines of its output.
+std::string failure_text(const ExecResult& result) {
+  std::string why;
+  bool unmet = false;
+  std::istringstream in(result.out + "\n" + result.err);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("The following packages have unmet dependencies")) {
+      unmet = true;
+      continue;
+    }
+    unmet = unmet && line.starts_with(" ");
+    if (unmet || line.starts_with("E: ")) {
+      const auto text = line.find_first_not_of(' ');
+      why += (why.empty() ? "" : "; ") + line.substr(text);
+    }
+  }
+  return "apt-get " + result.status_text() + ": " + (why.empty() ? result.tail(4) : why);
+}
+
 bool lock_failure(const ExecResult& result) {
   const std::string text = result.err + result.out;
   return !result.ok() && (text.find("Could not get lock") != std::string::npos ||
@@ -192,7 +212,29 @@ void settle(const Host& host, const std::vector<std::string>& argv, const ExecRe
       }
     }
     outcome.result = Result::kFailed;
-    outcome.message = "apt-get " + result.status_text() + ": " + result.tail(4);
+    outcome.message = failure_text(result);
+  }
+}
+
+// One apt-get install for members. When it fails for another reason than the lock, each member that did not
+// converge is tried alone, so one package that cannot be installed never keeps the others out.
+void install(const Host& host, int lock_wait, const std::vector<std::size_t>& members, std::span<const Change> changes,
+             std::vector<ChangeOutcome>& outcomes) {
+  std::vector<std::string> args{"install"};
+  std::vector<std::string> specs;
+  for (const std::size_t i : members) {
+    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    specs.push_back(package.version().empty() ? package.name() : package.name() + "=" + package.version());
+    if (!package.version().empty() && args.size() == 1) args.push_back("--allow-downgrades");
+  }
+  args.push_back("--");
+  args.insert(args.end(), specs.begin(), specs.end());
+  const auto argv = apt_get(lock_wait, args);
+  const ExecResult result = run(host, argv, std::chrono::minutes(30));
+  settle(host, argv, result, lock_wait, members, changes, outcomes);
+  if (result.ok() || lock_failure(result) || members.size() < 2) return;
+  for (const std::size_t i : members) {
+    if (outcomes[i].result == Result::kFailed) install(host, lock_wait, {i}, changes, outcomes);
   }
 }
 
@@ -426,22 +468,10 @@ std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const 
   // One install per start policy: packages that must not start their service install under policy-rc.d.
   for (const bool start : {true, false}) {
     std::vector<std::size_t> members;
-    std::vector<std::string> args{"install"};
-    bool pinned = false;
     for (const std::size_t i : installs) {
-      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
-      if (package.start_on_install() != start) continue;
-      members.push_back(i);
-      pinned = pinned || !package.version().empty();
+      if (dynamic_cast<const PackageResource&>(*changes[i].resource).start_on_install() == start) members.push_back(i);
     }
     if (members.empty()) continue;
-    if (pinned) args.push_back("--allow-downgrades");
-    args.push_back("--");
-    for (const std::size_t i : members) {
-      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
-      args.push_back(package.version().empty() ? package.name() : package.name() + "=" + package.version());
-    }
-    const auto argv = apt_get(lock_wait, args);
     std::optional<ServiceStartBlock> block;
     if (!start) {
       block.emplace(host);
@@ -452,9 +482,7 @@ std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const 
         continue;
       }
     }
-    const ExecResult result = run(host, argv, std::chrono::minutes(30));
-    block.reset();
-    settle(host, argv, result, lock_wait, members, changes, outcomes);
+    install(host, lock_wait, members, changes, outcomes);
   }
 
   for (const auto& [verb, members] : {std::pair{"remove", removes}, std::pair{"purge", purges}}) {
@@ -509,7 +537,7 @@ std::vector<ChangeOutcome> AptUpgradeProvider::apply(const Host& host, std::span
       outcomes[i].message = deferred_message(host, result, upgrade.lock_wait());
     } else {
       outcomes[i].result = Result::kFailed;
-      outcomes[i].message = "apt-get " + result.status_text() + ": " + result.tail(4);
+      outcomes[i].message = failure_text(result);
     }
   }
   return outcomes;

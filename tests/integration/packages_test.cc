@@ -56,7 +56,8 @@ std::string dpkg_state(rt::TestHost& host, const std::string& name) {
 }
 
 // Builds two flat repositories on the host's disk, one labelled like Debian's security archive, and makes them
-// apt sources: rc-ver, rc-pin and rc-up-b in 1.0 and 2.0, rc-up-a 1.0 ordinary and 2.0 from "security".
+// apt sources: rc-ver, rc-pin and rc-up-b in 1.0 and 2.0, rc-up-a 1.0 ordinary and 2.0 from "security", and
+// rc-broken, which depends on a package no repository has.
 void add_versioned_repos(rt::TestHost& host) {
   const std::string dir = host.root_dir() + "/srv/rc-test-repos";
   const std::string script = R"SH(set -e
@@ -64,13 +65,14 @@ d=$1
 mk() { t=$(mktemp -d); mkdir -p "$t/DEBIAN" "$t/usr/share/$1"; echo "$2" > "$t/usr/share/$1/version"
   printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: t <t@invalid>\nDescription: reconcile test\n' \
     "$1" "$2" > "$t/DEBIAN/control"
+  if [ -n "${4:-}" ]; then echo "Depends: $4" >> "$t/DEBIAN/control"; fi
   dpkg-deb --root-owner-group -Zxz --build "$t" "$3/$1_$2_all.deb" >/dev/null; rm -rf "$t"; }
 index() { (cd "$1" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null)
   { printf 'Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nArchitectures: all amd64\nSHA256:\n' "$2" "$3" "$4" "$4"
     printf ' %s %s Packages\n' "$(sha256sum "$1/Packages" | cut -d' ' -f1)" "$(stat -c %s "$1/Packages")"; } > "$1/Release"; }
 mkdir -p "$d/extra" "$d/sec"
 for v in 1.0 2.0; do mk rc-ver $v "$d/extra"; mk rc-pin $v "$d/extra"; mk rc-up-b $v "$d/extra"; done
-mk rc-up-a 1.0 "$d/extra"; mk rc-up-a 2.0 "$d/sec"
+mk rc-up-a 1.0 "$d/extra"; mk rc-up-a 2.0 "$d/sec"; mk rc-broken 1.0 "$d/extra" rc-not-anywhere
 index "$d/extra" reconcile-tests reconcile-tests stable
 index "$d/sec" Debian Debian-Security stable-security
 )SH";
@@ -297,6 +299,30 @@ TEST(PackagesTest, SecurityUpgradeMovesOnlySecurityUpdatesAndAllMovesTheRest) {
   EXPECT_EQ(dpkg_state(*host, "rc-up-b"), "install ok installed 2.0");
   run_json(*host, {kState}, &code);
   EXPECT_EQ(code, 0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(PackagesTest, UninstallablePackageFailsAloneAfterTheBatchFails) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("pkg-broken"), rt::default_bin_dir());
+  add_versioned_repos(*host);
+  host->write_file(kState, "packages:\n  present: [hello, rc-broken, tree]\n");
+  int code = -1;
+  json applied = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 6) << applied.dump(1);
+  const json& broken = resource(applied, "package:rc-broken");
+  EXPECT_EQ(broken["status"], "failed");
+  EXPECT_EQ(broken["reason"],
+            "apt-get exit status 100: rc-broken : Depends: rc-not-anywhere but it is not installable; "
+            "E: Unable to correct problems, you have held broken packages.");
+  // The batch, then each package alone.
+  EXPECT_EQ(broken["changes"].size(), 2u) << broken.dump(1);
+  EXPECT_EQ(resource(applied, "package:hello")["status"], "changed");
+  EXPECT_EQ(resource(applied, "package:tree")["status"], "changed");
+  EXPECT_TRUE(dpkg_state(*host, "hello").starts_with("install ok installed"));
+  EXPECT_TRUE(dpkg_state(*host, "tree").starts_with("install ok installed"));
 }
 
 }  // namespace

@@ -1,0 +1,66 @@
+#include "providers/rpm.h"
+
+#include <gtest/gtest.h>
+
+namespace reconcile::providers {
+namespace {
+
+TEST(RpmVersionTest, ComparesLikeRpmvercmp) {
+  EXPECT_EQ(rpm_version_compare("1.0", "1.0"), 0);
+  EXPECT_LT(rpm_version_compare("1.9", "1.10"), 0);
+  EXPECT_GT(rpm_version_compare("2.0", "1.99"), 0);
+  EXPECT_LT(rpm_version_compare("1.0~rc1", "1.0"), 0);
+  EXPECT_GT(rpm_version_compare("1.0^git1", "1.0"), 0);
+  EXPECT_LT(rpm_version_compare("1.0^git1", "1.0.1"), 0);
+  EXPECT_GT(rpm_version_compare("1.0a", "1.0"), 0);
+  EXPECT_GT(rpm_version_compare("1.1", "1.a"), 0);  // numbers sort after letters
+  EXPECT_EQ(rpm_version_compare("1.01", "1.1"), 0);
+}
+
+TEST(RpmVersionTest, EpochWinsThenVersionThenRelease) {
+  EXPECT_GT(rpm_evr_compare("1:1.0-1", "2.0-1"), 0);
+  EXPECT_LT(rpm_evr_compare("1.0-1", "1.0-2"), 0);
+  EXPECT_EQ(rpm_evr_compare("0:1.0-1", "1.0-1"), 0);
+}
+
+TEST(RpmParseTest, RpmQaKeepsTheNewestOfADuplicateAndSkipsKeys) {
+  const auto installed = parse_rpm_qa("rc-a\t1.0-1\nkernel\t6.1-1\nkernel\t6.10-1\ngpg-pubkey\tabc-def\n");
+  ASSERT_EQ(installed.size(), 2u);
+  EXPECT_EQ(installed.at("kernel"), "6.10-1");
+}
+
+TEST(RpmParseTest, DnfCheckUpdateLines) {
+  const auto updates = parse_dnf_check_update(
+      "\nrc-a.noarch                    2.0-1                    rc\n"
+      "openssl-libs.x86_64            1:3.0.7-25.el9           baseos\n"
+      "Obsoleting Packages\n"
+      "old.noarch                     1.0-1                    rc\n");
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates.at("rc-a"), "2.0-1");
+  EXPECT_EQ(updates.at("openssl-libs"), "1:3.0.7-25.el9");
+}
+
+TEST(RpmParseTest, ZypperInstallSummaryUpgrades) {
+  const auto pending = parse_zypper_upgrades(
+      "<install-summary><to-upgrade>\n"
+      "<solvable type=\"patch\" name=\"RC-2026-0001\" edition=\"1\" arch=\"noarch\"/>\n"
+      "<solvable type=\"package\" name=\"rc-a\" edition=\"2.0-1\" arch=\"noarch\" edition-old=\"1.0-1\" "
+      "arch-old=\"noarch\" summary=\"x\">\n</solvable>\n</to-upgrade></install-summary>");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].name, "rc-a");
+  EXPECT_EQ(pending[0].from, "1.0-1");
+  EXPECT_EQ(pending[0].to, "2.0-1");
+}
+
+TEST(RpmProviderTest, SuitableFromOsRelease) {
+  Host host;
+  host.os_release = {{"ID", "rocky"}, {"ID_LIKE", "rhel centos fedora"}};
+  EXPECT_TRUE(RpmProvider(RpmManager::kDnf).suitable(host));
+  EXPECT_FALSE(RpmProvider(RpmManager::kZypper).suitable(host));
+  host.os_release = {{"ID", "opensuse-tumbleweed"}, {"ID_LIKE", "opensuse suse"}};
+  EXPECT_TRUE(RpmProvider(RpmManager::kZypper).suitable(host));
+  EXPECT_EQ(RpmProvider(RpmManager::kZypper).name(), "zypper");
+}
+
+}  // namespace
+}  // namespace reconcile::providers
