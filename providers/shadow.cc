@@ -33,6 +33,12 @@ std::string join(const std::vector<std::string>& items, std::string_view none = 
   return out;
 }
 
+std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
 std::string lower_first(std::string text) {
   if (!text.empty() && text.front() >= 'A' && text.front() <= 'Z') text.front() = static_cast<char>(text.front() + 32);
   return text;
@@ -208,10 +214,9 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
   if (!seen.exists) {
     std::vector<std::string> argv{"useradd", "--create-home"};
     if (user.uid) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
-    if (!user.groups.empty()) argv.insert(argv.end(), {"--groups", join(user.groups)});
+    if (!user.groups.empty()) argv.insert(argv.end(), {"--groups", comma_list(user.groups)});
     if (user.shell) argv.insert(argv.end(), {"--shell", *user.shell});
     if (user.home) argv.insert(argv.end(), {"--home-dir", *user.home});
-    for (auto& arg : argv) std::replace(arg.begin(), arg.end(), ' ', ',');  // join() puts ", "
     argv.insert(argv.end(), {"--", user.name()});
     return argv;
   }
@@ -219,11 +224,7 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
   if (has_field(drift, "uid")) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
   if (has_field(drift, "home")) argv.insert(argv.end(), {"--home", *user.home, "--move-home"});
   if (has_field(drift, "shell")) argv.insert(argv.end(), {"--shell", user.shell ? *user.shell : seen.record->shell});
-  if (has_field(drift, "groups")) {
-    std::string groups;
-    for (const auto& group : user.groups) groups += (groups.empty() ? "" : ",") + group;
-    argv.insert(argv.end(), {"--append", "--groups", groups});
-  }
+  if (has_field(drift, "groups")) argv.insert(argv.end(), {"--append", "--groups", comma_list(user.groups)});
   if (has_field(drift, "password")) argv.push_back("--unlock");
   if (has_field(drift, "expiry")) {
     argv.insert(argv.end(), {"--expiredate", seen.record->expire ? resources::day_text(*seen.record->expire) : ""});
@@ -408,8 +409,10 @@ std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<con
       out.push_back(Observation::known(std::move(seen)));
       continue;
     }
-    if (!records && user.ensure() != UserEnsure::kAbsent) {
-      out.push_back(Observation::unknown("not observable: " + lower_first(records.error())));
+    // A lock, and an unlock of what reconcile locked, need /etc/shadow and the lock records.
+    if (user.ensure() != UserEnsure::kAbsent && !records) {
+      out.push_back(Observation::unknown(db->shadow_readable ? "not observable: " + lower_first(records.error())
+                                                             : std::string(kNotObservable)));
       continue;
     }
     if (records) {
