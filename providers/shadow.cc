@@ -293,6 +293,7 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
   const std::regex rule = name_rule(db);
   std::set<std::string> created;   // accounts the state creates (and so their private groups)
   std::map<std::uint32_t, const UserResource*> uids;
+  std::unordered_map<std::uint32_t, std::string> uid_owners;  // the first account of each uid
   for (const Resource* resource : resources) {
     const auto* user = dynamic_cast<const UserResource*>(resource);
     if (user != nullptr && user->ensure() == UserEnsure::kPresent) created.insert(user->name());
@@ -312,13 +313,14 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
                                 "or '_', at most 32 characters"));
     }
     if (user->uid) {
-      for (const auto& other : db.passwd) {
-        if (other.uid == *user->uid && other.name != user->name()) {
-          errors.push_back(error_at(*user, ErrorCode::kConflict,
-                                    "uid " + std::to_string(*user->uid) + " already belongs to '" + other.name + "'",
-                                    "choose a free uid, or leave uid out to get the next free one"));
-          break;
-        }
+      if (uid_owners.empty()) {
+        for (const auto& other : db.passwd) uid_owners.emplace(other.uid, other.name);
+      }
+      const auto owner = uid_owners.find(*user->uid);
+      if (owner != uid_owners.end() && owner->second != user->name()) {
+        errors.push_back(error_at(*user, ErrorCode::kConflict,
+                                  "uid " + std::to_string(*user->uid) + " already belongs to '" + owner->second + "'",
+                                  "choose a free uid, or leave uid out to get the next free one"));
       }
       const auto [it, fresh] = uids.emplace(*user->uid, user);
       if (!fresh) {
