@@ -284,7 +284,8 @@ std::string ShadowProvider::unusable_reason(const Host& host) const {
 
 std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Resource* const> resources) {
   std::vector<Error> errors;
-  auto loaded = load(host, true);
+  // Read afresh: validation runs before the run lock is taken, so what it reads is not kept for observe.
+  auto loaded = read_account_db(host);
   if (!loaded) return errors;  // reported per resource when observed
   const AccountDb& db = *loaded;
   auto records = read_lock_records(host);
