@@ -400,9 +400,16 @@ std::vector<Observation> AptProvider::observe(const Host& host, std::span<const 
   std::optional<std::map<std::string, AptCandidate>> policy;
   if (!ask.empty()) policy = query_policy(host, ask, nullptr, &error);
   for (std::size_t i = 0; i < resources.size(); ++i) {
-    const std::string& name = resources[i]->name();
+    const auto& package = dynamic_cast<const PackageResource&>(*resources[i]);
+    const std::string& name = package.name();
     if (std::find(ask.begin(), ask.end(), name) == ask.end()) {
+      std::string note;
+      if (package.state() == PackageState::kAbsent && !package.purge() &&
+          seen[i]->state == InstallState::kConfigFiles) {
+        note = "removed; the config files of " + seen[i]->version + " are kept (purge: true removes them)";
+      }
       out.push_back(Observation::known(std::move(seen[i])));
+      out.back().note = std::move(note);
       continue;
     }
     if (!policy) {

@@ -163,6 +163,7 @@ TEST(AptProviderTest, ConvergedSetIsObservedWithoutAnyProcessAndApplyChangesNoth
     ASSERT_NE(seen[i].state, nullptr) << seen[i].unknown_reason;
     EXPECT_TRUE(batch[i]->diff(*seen[i].state).empty()) << batch[i]->id();
   }
+  EXPECT_EQ(seen[2].note, "removed; the config files of 3.2.5-1+b1 are kept (purge: true removes them)");
   // The plan has nothing to do: apply gets no change and runs nothing.
   EXPECT_TRUE(apt.apply(host, {}).empty());
   EXPECT_EQ(Exec::spawned(), before);
