@@ -171,6 +171,24 @@ TEST(AptProviderTest, ConvergedSetIsObservedWithoutAnyProcessAndApplyChangesNoth
   EXPECT_FALSE(std::filesystem::exists(root.path() / "usr/sbin/policy-rc.d"));
 }
 
+TEST(AptProviderTest, ATreeOtherThanTheRunningSystemIsNeverChanged) {
+  FakeDpkgRoot root;
+  Exec exec;
+  Host host;
+  host.root = root.path();
+  host.exec = &exec;
+  resources::PackageResource sl("sl", resources::PackageState::kPresent, {}, "packages.present[0]");
+  resources::PackageObserved seen;
+  resources::Drift drift = sl.diff(seen);
+  const Change change{&sl, &seen, &drift};
+  const std::size_t before = Exec::spawned();
+  auto outcomes = AptProvider().apply(host, std::span<const Change>(&change, 1));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kFailed);
+  EXPECT_EQ(outcomes[0].message, "apt changes only the running system, not the tree at " + root.path().string());
+  EXPECT_EQ(Exec::spawned(), before);
+}
+
 TEST(AptProviderTest, NonDebianNamesFailValidationOnlyForApt) {
   Host host;
   resources::PackageResource upper("NetworkManager", resources::PackageState::kPresent, {}, "packages.present[0]");
