@@ -3,8 +3,12 @@
 #include "providers/apt.h"
 #include "providers/localtime.h"
 #include "providers/rpm.h"
+#include "providers/shadow.h"
+#include "providers/systemd.h"
 #include "resources/package.h"
+#include "resources/service.h"
 #include "resources/timezone.h"
+#include "resources/user.h"
 
 namespace reconcile::engine {
 
@@ -85,7 +89,11 @@ Registry builtin_registry() {
   registry.add_provider(std::make_unique<providers::RpmProvider>(providers::RpmManager::kZypper));
   registry.add_provider(std::make_unique<providers::RpmUpgradeProvider>(providers::RpmManager::kZypper));
   // (services)
+  registry.add_kind(resources::services_kind());
+  registry.add_provider(std::make_unique<providers::SystemdProvider>());
   // (users)
+  registry.add_kind(resources::users_kind());
+  registry.add_provider(std::make_unique<providers::ShadowProvider>());
   return registry;
 }
 

@@ -86,6 +86,18 @@ std::string failure_text(const ExecResult& result) {
   return "apt-get " + result.status_text() + ": " + (why.empty() ? result.tail(4) : why);
 }
 
+// apt changes only the running system; a host tree elsewhere (--root) is observed, never changed.
+bool running_system(const Host& host) { return host.root.empty() || host.root == "/"; }
+
+std::vector<ChangeOutcome> refuse_other_root(const Host& host, std::size_t count) {
+  std::vector<ChangeOutcome> outcomes;
+  for (std::size_t i = 0; i < count; ++i) {
+    outcomes.push_back(ChangeOutcome::failed("apt changes only the running system, not the tree at " +
+                                             host.root.string()));
+  }
+  return outcomes;
+}
+
 bool lock_failure(const ExecResult& result) {
   const std::string text = result.err + result.out;
   return !result.ok() && (text.find("Could not get lock") != std::string::npos ||
@@ -110,6 +122,7 @@ std::optional<std::map<std::string, AptCandidate>> query_policy(const Host& host
                                                                  std::vector<Step>* steps, std::string* error) {
   std::vector<std::string> argv{"apt-cache"};
   argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
+  if (!running_system(host)) argv.insert(argv.end(), {"-o", "Dir=" + host.root.string()});
   argv.insert(argv.end(), {"policy", "--"});
   argv.insert(argv.end(), names.begin(), names.end());
   const ExecResult result = run(host, argv, std::chrono::minutes(5));
@@ -400,9 +413,16 @@ std::vector<Observation> AptProvider::observe(const Host& host, std::span<const 
   std::optional<std::map<std::string, AptCandidate>> policy;
   if (!ask.empty()) policy = query_policy(host, ask, nullptr, &error);
   for (std::size_t i = 0; i < resources.size(); ++i) {
-    const std::string& name = resources[i]->name();
+    const auto& package = dynamic_cast<const PackageResource&>(*resources[i]);
+    const std::string& name = package.name();
     if (std::find(ask.begin(), ask.end(), name) == ask.end()) {
+      std::string note;
+      if (package.state() == PackageState::kAbsent && !package.purge() &&
+          seen[i]->state == InstallState::kConfigFiles) {
+        note = "removed; the config files of " + seen[i]->version + " are kept (purge: true removes them)";
+      }
       out.push_back(Observation::known(std::move(seen[i])));
+      out.back().note = std::move(note);
       continue;
     }
     if (!policy) {
@@ -420,6 +440,7 @@ std::vector<Observation> AptProvider::observe(const Host& host, std::span<const 
 }
 
 std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const Change> changes) {
+  if (!running_system(host)) return refuse_other_root(host, changes.size());
   std::lock_guard guard(dpkg_mutex());
   std::vector<ChangeOutcome> outcomes(changes.size());
   std::vector<std::size_t> installs, removes, purges;
@@ -503,6 +524,7 @@ std::vector<Observation> AptUpgradeProvider::observe(const Host& host, std::span
   std::vector<Observation> out;
   std::vector<std::string> argv{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=true"};
   argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
+  if (!running_system(host)) argv.insert(argv.end(), {"-o", "Dir=" + host.root.string()});
   argv.push_back("upgrade");
   const ExecResult result = run(host, argv, std::chrono::minutes(5));
   for (std::size_t i = 0; i < resources.size(); ++i) {
@@ -519,6 +541,7 @@ std::vector<Observation> AptUpgradeProvider::observe(const Host& host, std::span
 }
 
 std::vector<ChangeOutcome> AptUpgradeProvider::apply(const Host& host, std::span<const Change> changes) {
+  if (!running_system(host)) return refuse_other_root(host, changes.size());
   std::lock_guard guard(dpkg_mutex());
   std::vector<ChangeOutcome> outcomes(changes.size());
   for (std::size_t i = 0; i < changes.size(); ++i) {

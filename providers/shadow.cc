@@ -33,6 +33,12 @@ std::string join(const std::vector<std::string>& items, std::string_view none = 
   return out;
 }
 
+std::string comma_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
 std::string lower_first(std::string text) {
   if (!text.empty() && text.front() >= 'A' && text.front() <= 'Z') text.front() = static_cast<char>(text.front() + 32);
   return text;
@@ -208,10 +214,9 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
   if (!seen.exists) {
     std::vector<std::string> argv{"useradd", "--create-home"};
     if (user.uid) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
-    if (!user.groups.empty()) argv.insert(argv.end(), {"--groups", join(user.groups)});
+    if (!user.groups.empty()) argv.insert(argv.end(), {"--groups", comma_list(user.groups)});
     if (user.shell) argv.insert(argv.end(), {"--shell", *user.shell});
     if (user.home) argv.insert(argv.end(), {"--home-dir", *user.home});
-    for (auto& arg : argv) std::replace(arg.begin(), arg.end(), ' ', ',');  // join() puts ", "
     argv.insert(argv.end(), {"--", user.name()});
     return argv;
   }
@@ -219,11 +224,7 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
   if (has_field(drift, "uid")) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
   if (has_field(drift, "home")) argv.insert(argv.end(), {"--home", *user.home, "--move-home"});
   if (has_field(drift, "shell")) argv.insert(argv.end(), {"--shell", user.shell ? *user.shell : seen.record->shell});
-  if (has_field(drift, "groups")) {
-    std::string groups;
-    for (const auto& group : user.groups) groups += (groups.empty() ? "" : ",") + group;
-    argv.insert(argv.end(), {"--append", "--groups", groups});
-  }
+  if (has_field(drift, "groups")) argv.insert(argv.end(), {"--append", "--groups", comma_list(user.groups)});
   if (has_field(drift, "password")) argv.push_back("--unlock");
   if (has_field(drift, "expiry")) {
     argv.insert(argv.end(), {"--expiredate", seen.record->expire ? resources::day_text(*seen.record->expire) : ""});
@@ -283,7 +284,8 @@ std::string ShadowProvider::unusable_reason(const Host& host) const {
 
 std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Resource* const> resources) {
   std::vector<Error> errors;
-  auto loaded = load(host, true);
+  // Read afresh: validation runs before the run lock is taken, so what it reads is not kept for observe.
+  auto loaded = read_account_db(host);
   if (!loaded) return errors;  // reported per resource when observed
   const AccountDb& db = *loaded;
   auto records = read_lock_records(host);
@@ -292,6 +294,7 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
   const std::regex rule = name_rule(db);
   std::set<std::string> created;   // accounts the state creates (and so their private groups)
   std::map<std::uint32_t, const UserResource*> uids;
+  std::unordered_map<std::uint32_t, std::string> uid_owners;  // the first account of each uid
   for (const Resource* resource : resources) {
     const auto* user = dynamic_cast<const UserResource*>(resource);
     if (user != nullptr && user->ensure() == UserEnsure::kPresent) created.insert(user->name());
@@ -311,13 +314,14 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
                                 "or '_', at most 32 characters"));
     }
     if (user->uid) {
-      for (const auto& other : db.passwd) {
-        if (other.uid == *user->uid && other.name != user->name()) {
-          errors.push_back(error_at(*user, ErrorCode::kConflict,
-                                    "uid " + std::to_string(*user->uid) + " already belongs to '" + other.name + "'",
-                                    "choose a free uid, or leave uid out to get the next free one"));
-          break;
-        }
+      if (uid_owners.empty()) {
+        for (const auto& other : db.passwd) uid_owners.emplace(other.uid, other.name);
+      }
+      const auto owner = uid_owners.find(*user->uid);
+      if (owner != uid_owners.end() && owner->second != user->name()) {
+        errors.push_back(error_at(*user, ErrorCode::kConflict,
+                                  "uid " + std::to_string(*user->uid) + " already belongs to '" + owner->second + "'",
+                                  "choose a free uid, or leave uid out to get the next free one"));
       }
       const auto [it, fresh] = uids.emplace(*user->uid, user);
       if (!fresh) {
@@ -408,8 +412,10 @@ std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<con
       out.push_back(Observation::known(std::move(seen)));
       continue;
     }
-    if (!records && user.ensure() != UserEnsure::kAbsent) {
-      out.push_back(Observation::unknown("not observable: " + lower_first(records.error())));
+    // A lock, and an unlock of what reconcile locked, need /etc/shadow and the lock records.
+    if (user.ensure() != UserEnsure::kAbsent && !records) {
+      out.push_back(Observation::unknown(db->shadow_readable ? "not observable: " + lower_first(records.error())
+                                                             : std::string(kNotObservable)));
       continue;
     }
     if (records) {

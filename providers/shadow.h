@@ -38,7 +38,7 @@ class ShadowProvider : public Provider {
   std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
 
  private:
-  // The databases read by validate or expand, reused by the observe that follows (one read per run).
+  // The databases read by expand, reused by the observe that follows (one read per run).
   std::expected<AccountDb, std::string> load(const Host& host, bool keep);
 
   RunningUser running_user_;

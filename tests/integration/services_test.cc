@@ -175,6 +175,12 @@ TEST(ServicesTest, UnknownUnitFailsWithTheNearestNameAndMissingDisabledUnitIsInS
   EXPECT_NE(text.out.find("  service:snmpd: in sync (unit snmpd.service does not exist, so nothing can start it)"),
             std::string::npos)
       << text.out;
+  // An ordinary user's dry run observes the same over the system bus.
+  ASSERT_EQ(host->exec({"chmod", "644", "/tmp/state.yaml"}).exit_code, 0);
+  const auto user = host->exec({"runuser", "-u", "nobody", "--", "/opt/rc/reconcile", "--dry-run", "-v",
+                                "/tmp/state.yaml"});
+  EXPECT_EQ(user.exit_code, 4) << user.out << user.err;
+  EXPECT_EQ(user.out.substr(0, user.out.find("Dry run:")), text.out.substr(0, text.out.find("Dry run:")));
   EXPECT_EQ(host->upper_snapshot(), before);
   const auto report = run_json(*host, {"/tmp/state.yaml"}, 4);
   const auto crn = resource(report, "service:crn");

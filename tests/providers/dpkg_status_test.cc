@@ -163,11 +163,30 @@ TEST(AptProviderTest, ConvergedSetIsObservedWithoutAnyProcessAndApplyChangesNoth
     ASSERT_NE(seen[i].state, nullptr) << seen[i].unknown_reason;
     EXPECT_TRUE(batch[i]->diff(*seen[i].state).empty()) << batch[i]->id();
   }
+  EXPECT_EQ(seen[2].note, "removed; the config files of 3.2.5-1+b1 are kept (purge: true removes them)");
   // The plan has nothing to do: apply gets no change and runs nothing.
   EXPECT_TRUE(apt.apply(host, {}).empty());
   EXPECT_EQ(Exec::spawned(), before);
   EXPECT_TRUE(std::filesystem::exists(root.path() / "var/lib/dpkg/status"));
   EXPECT_FALSE(std::filesystem::exists(root.path() / "usr/sbin/policy-rc.d"));
+}
+
+TEST(AptProviderTest, ATreeOtherThanTheRunningSystemIsNeverChanged) {
+  FakeDpkgRoot root;
+  Exec exec;
+  Host host;
+  host.root = root.path();
+  host.exec = &exec;
+  resources::PackageResource sl("sl", resources::PackageState::kPresent, {}, "packages.present[0]");
+  resources::PackageObserved seen;
+  resources::Drift drift = sl.diff(seen);
+  const Change change{&sl, &seen, &drift};
+  const std::size_t before = Exec::spawned();
+  auto outcomes = AptProvider().apply(host, std::span<const Change>(&change, 1));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kFailed);
+  EXPECT_EQ(outcomes[0].message, "apt changes only the running system, not the tree at " + root.path().string());
+  EXPECT_EQ(Exec::spawned(), before);
 }
 
 TEST(AptProviderTest, NonDebianNamesFailValidationOnlyForApt) {
