@@ -158,6 +158,18 @@ std::string parse_name_regex(std::string_view adduser_conf) {
   return regex;
 }
 
+std::optional<std::uint32_t> parse_login_defs_number(std::string_view login_defs, std::string_view key) {
+  std::optional<std::uint32_t> value;
+  for_each_line(login_defs, [&](std::string_view line) {
+    line = trim(line);
+    if (!line.starts_with(key) || line.size() == key.size()) return;
+    const char after = line[key.size()];
+    if (after != ' ' && after != '\t') return;
+    if (auto number_value = number<std::uint32_t>(trim(line.substr(key.size())))) value = number_value;
+  });
+  return value;
+}
+
 std::expected<AccountDb, std::string> read_account_db(const Host& host) {
   AccountDb db;
   auto passwd = read_file(host.path("/etc/passwd"));
@@ -188,6 +200,10 @@ std::expected<AccountDb, std::string> read_account_db(const Host& host) {
   if (auto conf = read_file(host.path("/etc/adduser.conf"))) {
     std::string regex = parse_name_regex(*conf);
     if (!regex.empty()) db.name_regex = std::move(regex);
+  }
+  if (auto defs = read_file(host.path("/etc/login.defs"))) {
+    db.uid_min = parse_login_defs_number(*defs, "UID_MIN").value_or(db.uid_min);
+    db.uid_max = parse_login_defs_number(*defs, "UID_MAX").value_or(db.uid_max);
   }
   std::error_code ec;
   for (const char* nologin : {"/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/bin/nologin"}) {

@@ -53,6 +53,8 @@ struct AccountDb {
   std::vector<std::string> shells;                       // /etc/shells
   std::string name_regex = std::string(kDefaultNameRegex);
   std::string nologin_shell = "/usr/sbin/nologin";       // the one that exists on this host
+  std::uint32_t uid_min = 1000;                          // ordinary accounts (login.defs UID_MIN..UID_MAX)
+  std::uint32_t uid_max = 60000;
 
   const PasswdEntry* find(std::string_view name) const;
   const GroupEntry* find_group(std::string_view name) const;
@@ -71,6 +73,8 @@ std::vector<GroupEntry> parse_group(std::string_view text);
 std::vector<std::string> parse_shells(std::string_view text);
 /// The NAME_REGEX of adduser.conf text, or "" when it sets none.
 std::string parse_name_regex(std::string_view adduser_conf);
+/// A numeric setting of /etc/login.defs text ("UID_MIN"), or none.
+std::optional<std::uint32_t> parse_login_defs_number(std::string_view login_defs, std::string_view key);
 /// How a /etc/shadow password field stands.
 resources::PasswordState password_state(std::string_view hash);
 

@@ -55,6 +55,12 @@ const LoginPolicyResource* find_policy(std::span<const Resource* const> resource
   return nullptr;
 }
 
+// Without /etc/shadow (an ordinary user's dry run) an ordinary account may still log in by password:
+// it is listed, and reported as not observable, rather than silently left out.
+bool might_log_in_unseen(const AccountDb& db, const PasswdEntry& entry) {
+  return !db.shadow_readable && entry.uid >= db.uid_min && entry.uid <= db.uid_max;
+}
+
 // What the allow-list adds: a lock for each account that can log in (or that reconcile locked) and is
 // not allowed, and a restore for each allowed account that reconcile locked. Accounts the state lists
 // elsewhere are governed by their own entry.
@@ -72,7 +78,7 @@ Expansion expand_policy(const Host& host, const AccountDb& db, const LockRecords
     const bool recorded = records.locked.contains(entry.name);
     if (std::find(allowed.begin(), allowed.end(), entry.name) != allowed.end()) {
       if (recorded) out.restore.push_back(entry.name);
-    } else if (recorded || can_log_in(host, db, entry)) {
+    } else if (recorded || can_log_in(host, db, entry) || might_log_in_unseen(db, entry)) {
       out.lock.push_back(entry.name);
     }
   }

@@ -145,10 +145,17 @@ TEST(ServicesTest, DisableAndStopCronThenFixDriftMadeBehindItsBack) {
 
 TEST(ServicesTest, MaskEnabledRunningUnitThenUnmaskAndEnableIt) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("svc-mask"), rt::default_bin_dir());
-  host->write_file("/tmp/mask.yaml", "services:\n  masked: [cron]\n  enabled: [{name: getty@tty2, running: false}]\n");
+  // A template instance, and an alias (autovt@.service links to getty@.service) that resolves to the real unit.
+  host->write_file("/tmp/mask.yaml",
+                   "services:\n  masked: [cron]\n"
+                   "  enabled: [{name: getty@tty2, running: false}, {name: autovt@tty3, running: false}]\n");
+  const auto planned = run_json(*host, {"--dry-run", "/tmp/mask.yaml"}, 2);
+  EXPECT_EQ(resource(planned, "service:autovt@tty3")["drift"][0]["reason"],
+            "would enable getty@tty3.service to start at boot");
   converge_checked(*host, "/tmp/mask.yaml", 2, 2);
   EXPECT_EQ(unit_state(*host, "cron"), "masked/inactive");
   EXPECT_EQ(unit_state(*host, "getty@tty2"), "enabled/inactive");
+  EXPECT_EQ(unit_state(*host, "getty@tty3"), "enabled/inactive");
 
   host->write_file("/tmp/unmask.yaml", "services:\n  enabled: [cron]\n");
   const auto applied = run_json(*host, {"/tmp/unmask.yaml"}, 2);

@@ -304,7 +304,8 @@ TEST(UsersTest, LockoutOfTheRunningUserOrOfEveryoneIsRefusedUnlessAllowed) {
 
 TEST(UsersTest, DryRunAsAnOrdinaryUserReportsShadowFieldsAsNotObservable) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("users-nonroot"), rt::default_bin_dir());
-  run_ok(*host, "useradd -m -s /bin/bash alice\nuseradd -m -s /bin/bash bob\n");
+  run_ok(*host, "useradd -m -s /bin/bash alice\nuseradd -m -s /bin/bash bob\n"
+                "useradd -m -s /usr/sbin/nologin carol && echo carol:secret | chpasswd\n");
   host->write_file(kState, "users:\n  login_allowed_only: [root, alice]\n  present: [alice]\n");
   const auto before = host->upper_snapshot();
   const auto r = host->exec({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/opt/rc/reconcile",
@@ -314,6 +315,8 @@ TEST(UsersTest, DryRunAsAnOrdinaryUserReportsShadowFieldsAsNotObservable) {
   EXPECT_EQ(status_of(report, "user:bob"), "unknown");
   EXPECT_EQ((*find_resource(report, "user:bob"))["reason"],
             "not observable: permission denied (reading /etc/shadow needs root)");
+  EXPECT_EQ(status_of(report, "user:carol"), "unknown") << "a password login cannot be ruled out without root";
+  EXPECT_EQ(find_resource(report, "user:daemon"), nullptr);
   EXPECT_EQ(status_of(report, "user:alice"), "in-sync");
   EXPECT_EQ(snapshot_changes(before, host->upper_snapshot()), std::vector<std::string>{});
 }

@@ -95,6 +95,14 @@ TEST_F(AccountDbTest, ParsesEveryDatabaseAndSkipsBrokenLines) {
   EXPECT_EQ(db->shells, (std::vector<std::string>{"/bin/sh", "/bin/bash", "/usr/bin/bash"}));
   EXPECT_EQ(db->nologin_shell, "/usr/sbin/nologin");
   EXPECT_EQ(db->name_regex, kDefaultNameRegex);
+  EXPECT_EQ(db->uid_min, 1000u);
+}
+
+TEST_F(AccountDbTest, LoginDefsNumbers) {
+  const char* defs = "# UID_MIN 5\nUID_MIN\t\t\t 2000\nUID_MAX   70000\nUID_MINIMUM 3\n";
+  EXPECT_EQ(parse_login_defs_number(defs, "UID_MIN"), 2000u);
+  EXPECT_EQ(parse_login_defs_number(defs, "UID_MAX"), 70000u);
+  EXPECT_EQ(parse_login_defs_number(defs, "GID_MIN"), std::nullopt);
 }
 
 TEST_F(AccountDbTest, PasswordFieldStates) {
@@ -191,6 +199,12 @@ TEST_F(AccountDbTest, UnreadableShadowMakesLocksUnknownNotGuessed) {
   std::filesystem::remove(root_.path() / "etc/shadow");
   std::filesystem::create_directories(root_.path() / "etc/shadow");  // unreadable as a file
   ShadowProvider provider(RunningUser{});
+  // The allow-list cannot see passwords: every ordinary account that is not allowed is listed.
+  std::vector<std::string> ids;
+  for (const auto& added : provider.expand(host_, compile_users("users:\n  login_allowed_only: [root, alice]\n"))) {
+    ids.push_back(added->id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"user:bob", "user:carol", "user:dave"}));
   auto seen = provider.observe(host_, compile_users("users:\n  present: [alice]\n  locked: [dave]\n"));
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_NE(seen[0].state, nullptr);
