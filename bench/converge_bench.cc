@@ -35,7 +35,11 @@ class SyntheticTree {
     std::ofstream(root_ / "etc/timezone") << "Europe/Helsinki\n";
     std::ofstream(root_ / "etc/os-release") << "ID=debian\nVERSION_ID=\"12\"\n";
     std::ofstream(root_ / "etc/shells") << "/bin/sh\n/bin/bash\n";
-    std::ofstream(root_ / "usr/sbin/nologin") << "";
+    // The shadow tools only need to exist: a converged run never calls them.
+    for (const char* tool : {"usr/sbin/nologin", "usr/sbin/useradd", "usr/sbin/usermod", "usr/sbin/userdel"}) {
+      std::ofstream(root_ / tool) << "";
+      fs::permissions(root_ / tool, fs::perms::owner_all);
+    }
     std::ofstream status(root_ / "var/lib/dpkg/status");
     for (int i = 0; i < 1000; ++i) {
       status << "Package: pkg" << i << "\nStatus: install ok installed\nPriority: optional\nSection: libs\n"

@@ -638,7 +638,9 @@ Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limit
       continue;
     }
     Node root = parse_text(file, std::move(*text), loaded.errors, limits);
-    if (root.is_map()) merge_into(loaded.root, root);
+    if (!root.is_map()) continue;
+    if (loaded.root.entries.empty()) loaded.root = std::move(root);  // the first layer needs no merge
+    else merge_into(loaded.root, root);
   }
   return loaded;
 }
