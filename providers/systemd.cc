@@ -326,9 +326,20 @@ class SystemdBus {
     sd_bus_slot* match = nullptr;
     int r = sd_bus_match_signal(bus_, &match, bus_client_ ? kDestination : nullptr, kManagerPath, kManager,
                                 "JobRemoved", on_job_removed, &removed);
-    if (r >= 0) r = sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, "Subscribe", nullptr, nullptr, "");
-    if (r < 0 && r != -EEXIST) {
-      for (auto& result : results) result = "cannot watch jobs: " + std::string(std::strerror(-r));
+    std::string failure;
+    if (r < 0) failure = std::strerror(-r);
+    if (failure.empty() && !subscribed_) {
+      // The bus sends JobRemoved to subscribers only; a connection subscribes once.
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      r = sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, "Subscribe", &error, nullptr, "");
+      if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.AlreadySubscribed")) {
+        failure = bus_error_text(r, &error);
+      }
+      sd_bus_error_free(&error);
+      subscribed_ = failure.empty();
+    }
+    if (!failure.empty()) {
+      for (auto& result : results) result = "cannot watch jobs: " + failure;
       sd_bus_slot_unref(match);
       return results;
     }
@@ -352,7 +363,6 @@ class SystemdBus {
       }
       return false;
     };
-    std::string failure;
     while (failure.empty() && waiting()) failure = process_until(deadline);
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       if (job_paths[i].empty()) continue;
@@ -453,6 +463,7 @@ class SystemdBus {
 
   sd_bus* bus_ = nullptr;
   bool bus_client_ = false;
+  bool subscribed_ = false;
 };
 
 SystemdProvider::SystemdProvider(std::string bus_address, std::chrono::seconds job_timeout)
