@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <set>
+#include <tuple>
+
 #include "engine/host_info.h"
 #include "engine/loader.h"
 #include "engine/plan.h"
@@ -45,11 +49,32 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
     prepared.compiled = compile(prepared.root, registry);
     append(prepared.errors, std::move(prepared.compiled.errors));
   }
-  if (!prepared.errors.empty()) return prepared;
   {
+    // Every error at once: the host-side checks still run for the top-level keys that compiled
+    // cleanly (a key with errors may be incomplete, and checks of it would mislead).
     PhaseTimer timer(prepared.phases, "validate");
-    append(prepared.errors, validate_on_host(prepared.compiled.graph, registry, host));
+    std::set<std::string> broken_keys;
+    for (const auto& error : prepared.errors) broken_keys.insert(error.key_path.substr(0, error.key_path.find_first_of(".[")));
+    if (broken_keys.empty()) {
+      append(prepared.errors, validate_on_host(prepared.compiled.graph, registry, host));
+    } else {
+      ResourceGraph clean;
+      for (auto& resource : prepared.compiled.graph.resources) {
+        const std::string& path = resource->key_path();
+        if (!broken_keys.contains(path.substr(0, path.find_first_of(".[")))) clean.add(std::move(resource));
+      }
+      append(prepared.errors, validate_on_host(clean, registry, host));
+      prepared.compiled.graph = ResourceGraph{};
+    }
   }
+  // In reading order: file by file as given, then line and column.
+  auto file_rank = [&](const std::string& file) {
+    return static_cast<std::size_t>(std::find(files.begin(), files.end(), file) - files.begin());
+  };
+  std::stable_sort(prepared.errors.begin(), prepared.errors.end(), [&](const auto& a, const auto& b) {
+    return std::make_tuple(file_rank(a.location.file), a.location.line, a.location.column) <
+           std::make_tuple(file_rank(b.location.file), b.location.line, b.location.column);
+  });
   return prepared;
 }
 

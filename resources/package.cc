@@ -226,11 +226,10 @@ KindSpec packages_kind() {
   spec.summary = "packages present, absent or latest, and security updates";
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
-    if (!reader.check_keys(value, {"present", "absent", "latest", "upgrade", "manager", "start_on_install",
-                                   "lock_wait"},
-                           "the packages mapping")) {
-      return;
-    }
+    // Unknown keys are reported and the known ones still read, so every error shows at once.
+    reader.check_keys(value, {"present", "absent", "latest", "upgrade", "manager", "start_on_install", "lock_wait"},
+                      "the packages mapping");
+    if (!value.is_map()) return;
     Defaults defaults;
     if (const Node* m = value.find("manager")) {
       auto manager = reader.string(*m, "a package manager (apt, dnf, yum or zypper)");

@@ -98,6 +98,18 @@ TEST_F(CliTest, AllInputErrorsAreReportedAtOnce) {
   EXPECT_NE(result.err.find("3 errors; nothing was changed."), std::string::npos) << result.err;
 }
 
+TEST_F(CliTest, HostChecksRunBesideCompileErrorsInReadingOrder) {
+  const auto file = state("bad.yaml", "firewall: {}\ntimezone: Europe/Helsnki\n");
+  auto result = run({"--dry-run", file});
+  EXPECT_EQ(result.exit_status, 1);
+  const auto firewall = result.err.find(":1:1: error: firewall:");
+  const auto zone = result.err.find(":2:11: error: timezone: unknown time zone 'Europe/Helsnki'");
+  ASSERT_NE(firewall, std::string::npos) << result.err;
+  ASSERT_NE(zone, std::string::npos) << result.err;
+  EXPECT_LT(firewall, zone);
+  EXPECT_NE(result.err.find("2 errors; nothing was changed."), std::string::npos) << result.err;
+}
+
 TEST_F(CliTest, YamlAndJsonOfTheSameStateGiveTheSameGraphAndReport) {
   const auto yaml = state("s.yaml", "timezone: Europe/Helsinki\n");
   const auto json = state("s.json", "{\"timezone\": \"Europe/Helsinki\"}\n");
