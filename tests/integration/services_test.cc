@@ -167,7 +167,8 @@ TEST(ServicesTest, MaskEnabledRunningUnitThenUnmaskAndEnableIt) {
   EXPECT_EQ(cron["status"], "changed");
   EXPECT_EQ(cron["drift"][0]["observed"], "masked");
   EXPECT_EQ(whats(cron),
-            "systemd unmask cron.service\nsystemd enable cron.service\n/lib/systemd/systemd-sysv-install enable -- cron\n"
+            "systemd unmask cron.service\nsystemd enable cron.service\n"
+            "/lib/systemd/systemd-sysv-install enable -- cron\n"
             "systemd daemon-reload (unit files changed)\nsystemd start cron.service → done\n");
   EXPECT_EQ(unit_state(*host, "cron"), "enabled/active");
   EXPECT_EQ(host->reconcile({"/tmp/unmask.yaml"}).exit_code, 0);
