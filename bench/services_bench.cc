@@ -13,6 +13,7 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -37,7 +38,8 @@ class LiveSystemd {
     return live;
   }
   ~LiveSystemd() {
-    if (!booted_.empty()) providers::Exec().run(providers::ExecRequest{{script_, "down", booted_}, {}, "", std::chrono::seconds(60)});
+    if (booted_.empty()) return;
+    providers::Exec().run(providers::ExecRequest{{script_, "down", booted_}, {}, "", std::chrono::seconds(60)});
   }
 
   const std::string& why_not() const { return why_not_; }
@@ -194,7 +196,9 @@ void BM_NsenterBaseline(benchmark::State& state) {
   std::vector<std::string> argv = live.enter();
   argv.push_back("true");
   providers::Exec exec;
-  for (auto _ : state) benchmark::DoNotOptimize(exec.run(providers::ExecRequest{argv, {}, "", std::chrono::seconds(30)}));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(exec.run(providers::ExecRequest{argv, {}, "", std::chrono::seconds(30)}));
+  }
 }
 BENCHMARK(BM_NsenterBaseline)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -1,7 +1,5 @@
 #include "providers/systemd.h"
 
-#include <systemd/sd-bus.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +8,7 @@
 #include <thread>
 
 #include "providers/fs.h"
+#include "providers/systemd_bus.h"
 #include "resources/service.h"
 
 namespace reconcile::providers {
@@ -25,32 +24,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kDestination = "org.freedesktop.systemd1";
-constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
-constexpr std::uint64_t kCallTimeoutUsec = 60'000'000;   // one method call
-constexpr std::uint64_t kReloadTimeoutUsec = 180'000'000;  // daemon-reload on a loaded machine
 constexpr std::string_view kSysvInstall = "/lib/systemd/systemd-sysv-install";
 
 double since(Clock::time_point started) { return std::chrono::duration<double>(Clock::now() - started).count(); }
-
-std::string bus_error_text(int r, const sd_bus_error* error) {
-  if (error != nullptr && sd_bus_error_is_set(error) && error->message != nullptr) return error->message;
-  return std::strerror(r < 0 ? -r : r);
-}
-
-// A method call message with a string array as its first argument.
-class StringArray {
- public:
-  explicit StringArray(const std::vector<std::string>& items) {
-    for (const auto& item : items) pointers_.push_back(const_cast<char*>(item.c_str()));
-    pointers_.push_back(nullptr);
-  }
-  char** get() { return pointers_.data(); }
-
- private:
-  std::vector<char*> pointers_;
-};
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -81,8 +57,8 @@ bool sysv_start_linked(const Host& host, const std::string& name) {
 
 // A unit file of that name in systemd's unit directories, not masked (what systemctl calls native).
 bool native_unit_exists(const Host& host, const std::string& unit) {
-  for (const char* dir : {"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
-                          "/usr/local/lib/systemd/system"}) {
+  for (const char* dir : {"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system",
+                          "/usr/lib/systemd/system", "/usr/local/lib/systemd/system"}) {
     std::error_code ec;
     const auto path = host.path(std::string(dir) + "/" + unit);
     if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) continue;
@@ -109,351 +85,8 @@ std::vector<std::string> unit_file_names(const Host& host) {
   return names;
 }
 
-// What one unit's properties said.
-struct UnitProperties {
-  std::string error;
-  std::string unit_file_state;
-  std::string source_path;
-  std::string load_error;
-  bool need_reload = false;
-};
-
-// One pipelined Properties.Get: which property of which unit, and whether its reply came.
-struct PropertyCall {
-  UnitProperties* target = nullptr;
-  std::string_view name;
-  bool done = false;
-};
-
-int on_unit_property(sd_bus_message* m, void* userdata, sd_bus_error*) {
-  auto* call = static_cast<PropertyCall*>(userdata);
-  call->done = true;
-  UnitProperties& props = *call->target;
-  if (sd_bus_message_is_method_error(m, nullptr)) {
-    props.error = std::string(call->name) + ": " + bus_error_text(EIO, sd_bus_message_get_error(m));
-    return 0;
-  }
-  const char* text = nullptr;
-  int r = 0;
-  if (call->name == "NeedDaemonReload") {
-    int value = 0;
-    r = sd_bus_message_read(m, "v", "b", &value);
-    props.need_reload = value != 0;
-  } else if (call->name == "LoadError") {
-    const char* error_name = nullptr;
-    r = sd_bus_message_read(m, "v", "(ss)", &error_name, &text);
-    if (r >= 0 && text != nullptr) props.load_error = text;
-  } else {
-    r = sd_bus_message_read(m, "v", "s", &text);
-    if (r >= 0 && text != nullptr) (call->name == "UnitFileState" ? props.unit_file_state : props.source_path) = text;
-  }
-  if (r < 0) props.error = "cannot read " + std::string(call->name) + ": " + std::strerror(-r);
-  return 0;
-}
-
-// JobRemoved(u id, o job, s unit, s result) signals, by job path.
-int on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {
-  auto* results = static_cast<std::map<std::string, std::string>*>(userdata);
-  std::uint32_t id = 0;
-  const char* job = nullptr;
-  const char* unit = nullptr;
-  const char* result = nullptr;
-  if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) >= 0) (*results)[job] = result;
-  return 0;
-}
-
 }  // namespace
 
-/// One connection to systemd and the calls this provider makes on it.
-class SystemdBus {
- public:
-  static std::unique_ptr<SystemdBus> open(const std::string& address, const Host& host, std::string* error) {
-    auto self = std::unique_ptr<SystemdBus>(new SystemdBus);
-    int r = 0;
-    std::error_code ec;
-    const auto private_socket = host.path("/run/systemd/private");
-    if (address.empty() && host.privileged && std::filesystem::exists(private_socket, ec)) {
-      // Like systemctl: talk to PID 1 directly, which works without a bus daemon.
-      r = sd_bus_new(&self->bus_);
-      if (r >= 0) r = sd_bus_set_address(self->bus_, ("unix:path=" + private_socket.string()).c_str());
-      if (r >= 0) r = sd_bus_start(self->bus_);
-      if (r >= 0) return self;
-      self->bus_ = sd_bus_flush_close_unref(self->bus_);
-    }
-    if (address.empty()) {
-      r = sd_bus_open_system(&self->bus_);
-    } else {
-      r = sd_bus_new(&self->bus_);
-      if (r >= 0) r = sd_bus_set_address(self->bus_, address.c_str());
-      if (r >= 0) r = sd_bus_set_bus_client(self->bus_, 1);
-      if (r >= 0) r = sd_bus_start(self->bus_);
-    }
-    if (r < 0) {
-      *error = "cannot connect to systemd over D-Bus: " + std::string(std::strerror(-r));
-      return nullptr;
-    }
-    self->bus_client_ = true;
-    return self;
-  }
-
-  ~SystemdBus() { sd_bus_flush_close_unref(bus_); }
-  bool is_open() const { return sd_bus_is_open(bus_) > 0; }
-
-  /// A manager method whose first argument is a list of unit names, and more fixed arguments;
-  /// returns the number of files changed, or an error text.
-  std::expected<int, std::string> unit_files(const char* method, const std::vector<std::string>& units, bool force,
-                                             bool has_force) {
-    sd_bus_message* m = nullptr;
-    int r = sd_bus_message_new_method_call(bus_, &m, kDestination, kManagerPath, kManager, method);
-    StringArray names(units);
-    if (r >= 0) r = sd_bus_message_append_strv(m, names.get());
-    if (r >= 0) r = has_force ? sd_bus_message_append(m, "bb", 0, force ? 1 : 0) : sd_bus_message_append(m, "b", 0);
-    sd_bus_error error = SD_BUS_ERROR_NULL;
-    sd_bus_message* reply = nullptr;
-    if (r >= 0) r = sd_bus_call(bus_, m, kCallTimeoutUsec, &error, &reply);
-    sd_bus_message_unref(m);
-    if (r < 0) {
-      std::string text = bus_error_text(r, &error);
-      sd_bus_error_free(&error);
-      return std::unexpected(text);
-    }
-    if (std::string_view(method) == "EnableUnitFiles") {
-      int carries_install_info = 0;
-      sd_bus_message_read(reply, "b", &carries_install_info);
-    }
-    int changed = 0;
-    if (sd_bus_message_enter_container(reply, 'a', "(sss)") > 0) {
-      const char* type = nullptr;
-      const char* path = nullptr;
-      const char* source = nullptr;
-      while (sd_bus_message_read(reply, "(sss)", &type, &path, &source) > 0) ++changed;
-    }
-    sd_bus_message_unref(reply);
-    return changed;
-  }
-
-  /// Manager.Reload: systemd reads every unit file again; returns "" or the error.
-  std::string reload() {
-    sd_bus_error error = SD_BUS_ERROR_NULL;
-    sd_bus_message* m = nullptr;
-    sd_bus_message* reply = nullptr;
-    int r = sd_bus_message_new_method_call(bus_, &m, kDestination, kManagerPath, kManager, "Reload");
-    if (r >= 0) r = sd_bus_call(bus_, m, kReloadTimeoutUsec, &error, &reply);
-    sd_bus_message_unref(m);
-    std::string text = r < 0 ? bus_error_text(r, &error) : "";
-    sd_bus_error_free(&error);
-    sd_bus_message_unref(reply);
-    return text;
-  }
-
-  /// ListUnitsByNames: loads every unit and returns (id, load state, active state, object path) per name.
-  struct Listed {
-    std::string id, load, active, path;
-  };
-  std::expected<std::vector<Listed>, std::string> list_units(const std::vector<std::string>& units) {
-    sd_bus_message* m = nullptr;
-    int r = sd_bus_message_new_method_call(bus_, &m, kDestination, kManagerPath, kManager, "ListUnitsByNames");
-    StringArray names(units);
-    if (r >= 0) r = sd_bus_message_append_strv(m, names.get());
-    sd_bus_error error = SD_BUS_ERROR_NULL;
-    sd_bus_message* reply = nullptr;
-    if (r >= 0) r = sd_bus_call(bus_, m, kCallTimeoutUsec, &error, &reply);
-    sd_bus_message_unref(m);
-    if (r < 0) {
-      std::string text = bus_error_text(r, &error);
-      sd_bus_error_free(&error);
-      return std::unexpected(text);
-    }
-    std::vector<Listed> out;
-    r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
-    while (r >= 0) {
-      const char *id, *description, *load, *active, *sub, *following, *path, *job_type, *job_path;
-      std::uint32_t job_id = 0;
-      r = sd_bus_message_read(reply, "(ssssssouso)", &id, &description, &load, &active, &sub, &following, &path,
-                              &job_id, &job_type, &job_path);
-      if (r <= 0) break;
-      out.push_back(Listed{id, load, active, path});
-    }
-    sd_bus_message_unref(reply);
-    if (r < 0) return std::unexpected("cannot read the unit list: " + std::string(std::strerror(-r)));
-    return out;
-  }
-
-  /// The properties observe needs of every unit path, asked all at once (one Get each: a GetAll costs PID 1 some
-  /// 4 ms per unit) and answered in one wait; LoadError only where `with_load_error`.
-  std::string unit_properties(const std::vector<std::string>& paths, const std::vector<bool>& with_load_error,
-                              std::vector<UnitProperties>& out) {
-    out.assign(paths.size(), UnitProperties{});
-    std::vector<PropertyCall> calls;
-    calls.reserve(paths.size() * 4);
-    std::vector<std::size_t> unit_of;
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-      for (const std::string_view name : {"UnitFileState", "SourcePath", "NeedDaemonReload", "LoadError"}) {
-        if (name == "LoadError" && !with_load_error[i]) continue;
-        calls.push_back(PropertyCall{&out[i], name, false});
-        unit_of.push_back(i);
-      }
-    }
-    std::vector<sd_bus_slot*> slots;
-    std::string failure;
-    for (std::size_t k = 0; k < calls.size() && failure.empty(); ++k) {
-      sd_bus_slot* slot = nullptr;
-      const int r = sd_bus_call_method_async(bus_, &slot, kDestination, paths[unit_of[k]].c_str(),
-                                             "org.freedesktop.DBus.Properties", "Get", on_unit_property, &calls[k],
-                                             "ss", "org.freedesktop.systemd1.Unit",
-                                             std::string(calls[k].name).c_str());
-      if (r < 0) failure = "cannot ask for unit properties: " + std::string(std::strerror(-r));
-      else slots.push_back(slot);
-    }
-    const auto deadline = Clock::now() + std::chrono::microseconds(kCallTimeoutUsec);
-    auto all_done = [&] {
-      for (std::size_t k = 0; k < slots.size(); ++k) {
-        if (!calls[k].done) return false;
-      }
-      return true;
-    };
-    while (failure.empty() && !all_done()) failure = process_until(deadline);
-    for (auto* slot : slots) sd_bus_slot_unref(slot);
-    return failure;
-  }
-
-  /// Starts or stops each unit and waits for every job's JobRemoved; the job result per unit
-  /// ("done", "failed", "dependency", "timeout", …) or the error of the call.
-  std::vector<std::string> run_jobs(const std::vector<std::pair<std::string, bool>>& jobs,
-                                    std::chrono::seconds timeout) {
-    std::vector<std::string> results(jobs.size());
-    std::map<std::string, std::string> removed;
-    sd_bus_slot* match = nullptr;
-    int r = sd_bus_match_signal(bus_, &match, bus_client_ ? kDestination : nullptr, kManagerPath, kManager,
-                                "JobRemoved", on_job_removed, &removed);
-    if (r >= 0) r = sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, "Subscribe", nullptr, nullptr, "");
-    if (r < 0 && r != -EEXIST) {
-      for (auto& result : results) result = "cannot watch jobs: " + std::string(std::strerror(-r));
-      sd_bus_slot_unref(match);
-      return results;
-    }
-    std::vector<std::string> job_paths(jobs.size());
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      sd_bus_error error = SD_BUS_ERROR_NULL;
-      sd_bus_message* reply = nullptr;
-      r = sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, jobs[i].second ? "StartUnit" : "StopUnit",
-                             &error, &reply, "ss", jobs[i].first.c_str(), "replace");
-      const char* path = nullptr;
-      if (r >= 0) r = sd_bus_message_read(reply, "o", &path);
-      if (r >= 0) job_paths[i] = path;
-      else results[i] = bus_error_text(r, &error);
-      sd_bus_error_free(&error);
-      sd_bus_message_unref(reply);
-    }
-    const auto deadline = Clock::now() + timeout;
-    auto waiting = [&] {
-      for (std::size_t i = 0; i < jobs.size(); ++i) {
-        if (!job_paths[i].empty() && !removed.contains(job_paths[i])) return true;
-      }
-      return false;
-    };
-    std::string failure;
-    while (failure.empty() && waiting()) failure = process_until(deadline);
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      if (job_paths[i].empty()) continue;
-      const auto found = removed.find(job_paths[i]);
-      results[i] = found != removed.end() ? found->second : "timeout (no result after " +
-                                                                std::to_string(timeout.count()) + " s: " + failure + ")";
-    }
-    sd_bus_slot_unref(match);
-    return results;
-  }
-
-  /// A string property of a loaded unit ("ActiveState"), or "".
-  std::string unit_property(const std::string& unit, const char* property) {
-    const std::string path = unit_path(unit);
-    if (path.empty()) return "";
-    sd_bus_message* reply = nullptr;
-    std::string out;
-    const char* text = nullptr;
-    if (sd_bus_call_method(bus_, kDestination, path.c_str(), "org.freedesktop.DBus.Properties", "Get", nullptr,
-                           &reply, "ss", "org.freedesktop.systemd1.Unit", property) >= 0 &&
-        sd_bus_message_read(reply, "v", "s", &text) >= 0 && text != nullptr) {
-      out = text;
-    }
-    sd_bus_message_unref(reply);
-    return out;
-  }
-
-  /// The first condition that kept a started unit from running ("ConditionPathExists=/dev/tty2"), or "".
-  std::string unmet_condition(const std::string& unit) {
-    const std::string path = unit_path(unit);
-    if (path.empty()) return "";
-    sd_bus_message* reply = nullptr;
-    std::string out;
-    if (sd_bus_call_method(bus_, kDestination, path.c_str(), "org.freedesktop.DBus.Properties", "Get", nullptr,
-                           &reply, "ss", "org.freedesktop.systemd1.Unit", "Conditions") >= 0 &&
-        sd_bus_message_enter_container(reply, 'v', "a(sbbsi)") > 0 &&
-        sd_bus_message_enter_container(reply, 'a', "(sbbsi)") > 0) {
-      const char* type = nullptr;
-      const char* parameter = nullptr;
-      int trigger = 0, negate = 0;
-      std::int32_t state = 0;
-      while (out.empty() && sd_bus_message_read(reply, "(sbbsi)", &type, &trigger, &negate, &parameter, &state) > 0) {
-        if (state < 0) out = std::string(type) + "=" + (negate ? "!" : "") + parameter;
-      }
-    }
-    sd_bus_message_unref(reply);
-    return out;
-  }
-
-  /// A string or integer property of a unit's service interface, for failure messages; "" when unknown.
-  std::string service_property(const std::string& unit, const char* property, char type) {
-    const std::string path_out = unit_path(unit);
-    if (path_out.empty()) return "";
-    sd_bus_message* reply = nullptr;
-    std::string out;
-    if (sd_bus_call_method(bus_, kDestination, path_out.c_str(), "org.freedesktop.DBus.Properties", "Get", nullptr,
-                           &reply, "ss", "org.freedesktop.systemd1.Service", property) >= 0) {
-      if (type == 's') {
-        const char* text = nullptr;
-        if (sd_bus_message_read(reply, "v", "s", &text) >= 0 && text != nullptr) out = text;
-      } else {
-        std::int32_t value = 0;
-        if (sd_bus_message_read(reply, "v", "i", &value) >= 0) out = std::to_string(value);
-      }
-    }
-    sd_bus_message_unref(reply);
-    return out;
-  }
-
- private:
-  SystemdBus() = default;
-
-  // The object path of a loaded unit, or "".
-  std::string unit_path(const std::string& unit) {
-    sd_bus_message* reply = nullptr;
-    const char* path = nullptr;
-    std::string out;
-    if (sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, "GetUnit", nullptr, &reply, "s",
-                           unit.c_str()) >= 0 &&
-        sd_bus_message_read(reply, "o", &path) >= 0) {
-      out = path;
-    }
-    sd_bus_message_unref(reply);
-    return out;
-  }
-
-  // Dispatches what arrived, waiting up to the deadline; "" or why waiting stopped.
-  std::string process_until(Clock::time_point deadline) {
-    const int r = sd_bus_process(bus_, nullptr);
-    if (r < 0) return "the connection to systemd broke: " + std::string(std::strerror(-r));
-    if (r > 0) return "";
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return "timed out waiting for systemd";
-    const int w = sd_bus_wait(bus_, static_cast<std::uint64_t>(left.count()));
-    if (w < 0) return "the connection to systemd broke: " + std::string(std::strerror(-w));
-    return "";
-  }
-
-  sd_bus* bus_ = nullptr;
-  bool bus_client_ = false;
-};
 
 SystemdProvider::SystemdProvider(std::string bus_address, std::chrono::seconds job_timeout)
     : bus_address_(std::move(bus_address)), job_timeout_(job_timeout) {}
@@ -527,7 +160,9 @@ std::vector<Observation> SystemdProvider::observe_units(const Host& host, System
     seen->active = resources::parse_unit_active(item.active);
     seen->file = resources::parse_unit_file(properties[i].unit_file_state);
     seen->need_reload = properties[i].need_reload;
-    if (seen->load == UnitLoad::kBadSetting || seen->load == UnitLoad::kError) seen->load_error = properties[i].load_error;
+    if (seen->load == UnitLoad::kBadSetting || seen->load == UnitLoad::kError) {
+      seen->load_error = properties[i].load_error;
+    }
     if (properties[i].source_path.starts_with("/etc/init.d/")) {
       seen->sysv_script = properties[i].source_path;
       seen->sysv_enabled = sysv_start_linked(host, sysv_name(*seen));
@@ -665,7 +300,9 @@ std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<co
     const std::expected<int, std::string> result = call(units);
     Step step{"systemd " + what + " " + join(units), since(started), result ? 0 : 1, result ? "" : result.error()};
     if (result || members.size() == 1) {
-      for (const std::size_t i : members) add_step(work[i], step, result ? "" : what + " " + work[i].unit + ": " + result.error());
+      for (const std::size_t i : members) {
+        add_step(work[i], step, result ? "" : what + " " + work[i].unit + ": " + result.error());
+      }
       return result.has_value();
     }
     // One bad unit fails the whole call: ask again one by one so each failure lands on its unit.
@@ -717,7 +354,8 @@ std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<co
     request.argv = {std::string(kSysvInstall), w.enable ? "enable" : "disable", "--", w.sysv};
     request.timeout = std::chrono::seconds(60);
     const ExecResult result = host.exec->run(request);
-    add_step(w, Step{Exec::describe(request.argv), result.seconds, result.exit_status, result.ok() ? "" : result.tail()},
+    add_step(w,
+             Step{Exec::describe(request.argv), result.seconds, result.exit_status, result.ok() ? "" : result.tail()},
              result.ok() ? "" : "systemd-sysv-install " + std::string(w.enable ? "enable " : "disable ") + w.sysv +
                                     ": " + result.status_text());
     files_changed = files_changed || result.ok();
@@ -751,10 +389,12 @@ std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<co
     for (std::size_t k = 0; k < job_members.size(); ++k) {
       auto& w = work[job_members[k]];
       const std::string verb = jobs[k].second ? "start" : "stop";
-      const Step step{"systemd " + verb + " " + w.unit + " → " + results[k], seconds, results[k] == "done" ? 0 : 1, ""};
+      const Step step{"systemd " + verb + " " + w.unit + " → " + results[k], seconds, results[k] == "done" ? 0 : 1,
+                      ""};
       if (results[k] == "done" && !exited[k]) {
         const std::string condition = jobs[k].second ? bus->unmet_condition(w.unit) : "";
-        add_step(w, step, condition.empty() ? "" : "start of " + w.unit + " was skipped: " + condition + " is not met here");
+        add_step(w, step,
+                 condition.empty() ? "" : "start of " + w.unit + " was skipped: " + condition + " is not met here");
         continue;
       }
       std::string message = exited[k] ? w.unit + " stopped right after it started"
@@ -773,7 +413,8 @@ std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<co
       Step failed_step = step;
       failed_step.exit_status = 1;
       failed_step.error_tail = log.ok() ? log.out : log.tail();
-      while (!failed_step.error_tail.empty() && failed_step.error_tail.back() == '\n') failed_step.error_tail.pop_back();
+      std::string& tail = failed_step.error_tail;
+      while (!tail.empty() && tail.back() == '\n') tail.pop_back();
       add_step(w, failed_step, message);
     }
   }

@@ -99,7 +99,8 @@ TEST(ServiceTest, SameServiceTwiceInOneListIsOneResource) {
 }
 
 TEST(ServiceTest, InvalidNamesAreRejectedWithTheReason) {
-  auto compiled = compile_text("services:\n  enabled: ['nginx;rm', getty@, -x, 'a@b@c']\n  masked: [{name: x, running: true}]\n");
+  auto compiled = compile_text(
+      "services:\n  enabled: ['nginx;rm', getty@, -x, 'a@b@c']\n  masked: [{name: x, running: true}]\n");
   ASSERT_EQ(compiled.errors.size(), 5u);
   EXPECT_EQ(compiled.errors[0].message,
             "invalid service name 'nginx;rm': the name contains ';'; allowed are letters, digits and \"-_.@:\"");
