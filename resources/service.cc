@@ -326,7 +326,8 @@ KindSpec services_kind() {
                   "write services: {enabled: [nginx], disabled: [snmpd], masked: [rpcbind]}");
       return;
     }
-    if (!reader.check_keys(value, {"enabled", "disabled", "masked"}, "the services mapping")) return;
+    // Unknown keys are reported and the known lists still read, so every error shows at once.
+    reader.check_keys(value, {"enabled", "disabled", "masked"}, "the services mapping");
     for (const auto& [key, list] : {std::pair{"enabled", Enablement::kEnabled},
                                     std::pair{"disabled", Enablement::kDisabled},
                                     std::pair{"masked", Enablement::kMasked}}) {
