@@ -2,18 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/compile.h"
+
 #include "engine/loader.h"
 #include "tests/engine/fake_kind.h"
 
 namespace reconcile::engine {
 namespace {
 
-Compiled compile_yaml(const std::string& text, const Registry& registry) {
-  std::vector<resources::Error> errors;
-  resources::Node root = parse_text("state.yaml", text, errors);
-  EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0].str());
-  return compile(root, registry);
-}
+using testing::compile_yaml;
 
 class GraphTest : public ::testing::Test {
  protected:

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/compile.h"
+
 #include "engine/executor.h"
 #include "engine/loader.h"
 #include "tests/engine/fake_kind.h"
@@ -13,10 +15,7 @@ namespace {
 class PlanTest : public ::testing::Test {
  protected:
   void compile_state(const std::string& text) {
-    std::vector<resources::Error> errors;
-    resources::Node root = parse_text("state.yaml", text, errors);
-    ASSERT_TRUE(errors.empty());
-    compiled_ = compile(root, registry_);
+    compiled_ = testing::compile_yaml(text, registry_);
     ASSERT_TRUE(compiled_.errors.empty()) << compiled_.errors[0].str();
   }
   void observe_and_plan() {

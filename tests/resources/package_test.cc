@@ -2,18 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/compile.h"
+
 #include "engine/graph.h"
 #include "engine/loader.h"
 
 namespace reconcile::resources {
 namespace {
 
-engine::Compiled compile_yaml(const std::string& text) {
-  std::vector<Error> errors;
-  Node root = engine::parse_text("p.yaml", text, errors);
-  EXPECT_TRUE(errors.empty());
-  return engine::compile(root, engine::builtin_registry());
-}
+using testing::compile_yaml;
 
 const PackageResource& package(const engine::Compiled& compiled, const std::string& id) {
   return dynamic_cast<const PackageResource&>(*compiled.graph.resources.at(compiled.graph.index.at(id)));
@@ -62,7 +59,7 @@ TEST(PackageTest, SamePackagePresentAndAbsentIsAConflictNamingBothPlaces) {
   EXPECT_EQ(error.code, ErrorCode::kConflict);
   EXPECT_EQ(error.key_path, "packages.absent[1]");
   EXPECT_EQ(error.location.line, 3);
-  EXPECT_EQ(error.message, "package:nginx is wanted as state=absent here and as state=present at p.yaml:2:13 "
+  EXPECT_EQ(error.message, "package:nginx is wanted as state=absent here and as state=present at state.yaml:2:13 "
                            "(packages.present[0])");
 }
 

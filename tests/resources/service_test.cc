@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/compile.h"
+
 #include "engine/graph.h"
 #include "engine/loader.h"
 #include "engine/plan.h"
@@ -10,12 +12,7 @@
 namespace reconcile::resources {
 namespace {
 
-engine::Compiled compile_text(const std::string& text) {
-  std::vector<Error> errors;
-  Node root = engine::parse_text("state.yaml", text, errors);
-  EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0].str());
-  return engine::compile(root, engine::builtin_registry());
-}
+using testing::compile_yaml;
 
 const ServiceResource& service(const engine::Compiled& compiled, const std::string& id) {
   return dynamic_cast<const ServiceResource&>(*compiled.graph.resources.at(compiled.graph.index.at(id)));
@@ -37,7 +34,7 @@ std::string fields_of(const Drift& drift) {
 }
 
 TEST(ServiceTest, EachListEntryIsOneServiceResource) {
-  auto compiled = compile_text(
+  auto compiled = compile_yaml(
       "services:\n"
       "  enabled: [nginx, ssh.service, getty@tty2, docker.socket]\n"
       "  disabled: [nfs-server, snmpd]\n"
@@ -60,7 +57,7 @@ TEST(ServiceTest, EachListEntryIsOneServiceResource) {
 }
 
 TEST(ServiceTest, ObjectFormSetsRunningPackageAndRequires) {
-  auto compiled = compile_text(
+  auto compiled = compile_yaml(
       "timezone: Etc/UTC\n"
       "services:\n"
       "  enabled:\n"
@@ -81,7 +78,7 @@ TEST(ServiceTest, ObjectFormSetsRunningPackageAndRequires) {
 }
 
 TEST(ServiceTest, SameServiceInTwoListsIsAConflictNamingBothPlaces) {
-  auto compiled = compile_text("services:\n  enabled: [nginx]\n  disabled: [nginx.service]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [nginx]\n  disabled: [nginx.service]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   const auto& e = compiled.errors[0];
   EXPECT_EQ(e.code, ErrorCode::kConflict);
@@ -93,13 +90,13 @@ TEST(ServiceTest, SameServiceInTwoListsIsAConflictNamingBothPlaces) {
 }
 
 TEST(ServiceTest, SameServiceTwiceInOneListIsOneResource) {
-  auto compiled = compile_text("services:\n  enabled: [nginx, nginx.service]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [nginx, nginx.service]\n");
   EXPECT_TRUE(compiled.errors.empty());
   EXPECT_EQ(compiled.graph.size(), 1u);
 }
 
 TEST(ServiceTest, InvalidNamesAreRejectedWithTheReason) {
-  auto compiled = compile_text(
+  auto compiled = compile_yaml(
       "services:\n  enabled: ['nginx;rm', getty@, -x, 'a@b@c']\n  masked: [{name: x, running: true}]\n");
   ASSERT_EQ(compiled.errors.size(), 5u);
   EXPECT_EQ(compiled.errors[0].message,
@@ -114,7 +111,7 @@ TEST(ServiceTest, InvalidNamesAreRejectedWithTheReason) {
 }
 
 TEST(ServiceTest, UnknownListSuggestsTheNearestKey) {
-  auto compiled = compile_text("services:\n  disable: [snmpd]\n");
+  auto compiled = compile_yaml("services:\n  disable: [snmpd]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].code, ErrorCode::kUnknownKey);
   EXPECT_EQ(compiled.errors[0].hint, "did you mean 'disabled'?");
@@ -122,7 +119,7 @@ TEST(ServiceTest, UnknownListSuggestsTheNearestKey) {
 }
 
 TEST(ServiceTest, EnabledFalseInTheEnabledListContradictsIt) {
-  auto compiled = compile_text("services:\n  enabled: [{name: x, enabled: false}]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [{name: x, enabled: false}]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].code, ErrorCode::kConflict);
   EXPECT_EQ(compiled.errors[0].message, "'enabled: false' contradicts the list services.enabled");
@@ -130,14 +127,14 @@ TEST(ServiceTest, EnabledFalseInTheEnabledListContradictsIt) {
 }
 
 TEST(ServiceTest, AListInsteadOfTheMappingIsATypeErrorWithAnExample) {
-  auto compiled = compile_text("services: [nginx]\n");
+  auto compiled = compile_yaml("services: [nginx]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].code, ErrorCode::kType);
   EXPECT_EQ(compiled.errors[0].hint, "write services: {enabled: [nginx], disabled: [snmpd], masked: [rpcbind]}");
 }
 
 TEST(ServiceTest, ServiceRunsAfterItsManagedPackageOnly) {
-  auto compiled = compile_text(
+  auto compiled = compile_yaml(
       "packages:\n  present: [at, openssh-server]\n"
       "services:\n  enabled: [atd, sshd, nginx]\n");
   ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
@@ -167,7 +164,7 @@ TEST(ServiceTest, UnitNamesGetTheServiceSuffixUnlessTheyHaveAUnitType) {
 }
 
 TEST(ServiceTest, EnabledAndRunningIsInSync) {
-  auto compiled = compile_text("services:\n  enabled: [cron]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [cron]\n");
   const auto& cron = service(compiled, "service:cron");
   EXPECT_TRUE(cron.diff(seen("cron.service", UnitLoad::kLoaded, UnitActive::kActive, UnitFile::kEnabled)).empty());
   EXPECT_EQ(fields_of(cron.diff(seen("cron.service", UnitLoad::kLoaded, UnitActive::kFailed, UnitFile::kDisabled))),
@@ -175,7 +172,7 @@ TEST(ServiceTest, EnabledAndRunningIsInSync) {
 }
 
 TEST(ServiceTest, MaskingAnEnabledRunningUnitStopsIt) {
-  auto compiled = compile_text("services:\n  masked: [cron]\n");
+  auto compiled = compile_yaml("services:\n  masked: [cron]\n");
   const auto& cron = service(compiled, "service:cron");
   const auto drift = cron.diff(seen("cron.service", UnitLoad::kLoaded, UnitActive::kActive, UnitFile::kEnabled));
   EXPECT_EQ(fields_of(drift), "enablement: enabled -> masked; active: active -> inactive");
@@ -187,7 +184,7 @@ TEST(ServiceTest, MaskingAnEnabledRunningUnitStopsIt) {
 }
 
 TEST(ServiceTest, MaskedUnitInEnabledOrDisabledIsUnmasked) {
-  auto compiled = compile_text("services:\n  enabled: [a]\n  disabled: [b]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [a]\n  disabled: [b]\n");
   const auto masked = seen("x.service", UnitLoad::kMasked, UnitActive::kInactive, UnitFile::kMasked);
   EXPECT_EQ(fields_of(service(compiled, "service:a").diff(masked)),
             "enablement: masked -> enabled; active: inactive -> active");
@@ -195,7 +192,7 @@ TEST(ServiceTest, MaskedUnitInEnabledOrDisabledIsUnmasked) {
 }
 
 TEST(ServiceTest, StaticUnitsKeepTheirEnablementAndOnlyRunningIsManaged) {
-  auto compiled = compile_text("services:\n  enabled: [dbus]\n  disabled: [e2scrub_all]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [dbus]\n  disabled: [e2scrub_all]\n");
   auto dbus = seen("dbus.service", UnitLoad::kLoaded, UnitActive::kActive, UnitFile::kStatic);
   EXPECT_TRUE(service(compiled, "service:dbus").diff(dbus).empty());
   EXPECT_EQ(fixed_enablement_note(dbus),
@@ -206,7 +203,7 @@ TEST(ServiceTest, StaticUnitsKeepTheirEnablementAndOnlyRunningIsManaged) {
 }
 
 TEST(ServiceTest, SysvUnitsAreEnabledByTheirStartLinks) {
-  auto compiled = compile_text("services:\n  enabled: [rcsysv]\n  disabled: [other]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [rcsysv]\n  disabled: [other]\n");
   auto sysv = seen("rcsysv.service", UnitLoad::kLoaded, UnitActive::kActive, UnitFile::kGenerated);
   sysv.sysv_script = "/etc/init.d/rcsysv";
   sysv.sysv_enabled = false;
@@ -219,14 +216,14 @@ TEST(ServiceTest, SysvUnitsAreEnabledByTheirStartLinks) {
 }
 
 TEST(ServiceTest, MissingUnitIsInSyncWhenDisabledAndMaskableWhenMasked) {
-  auto compiled = compile_text("services:\n  disabled: [atd]\n  masked: [rpcbind]\n");
+  auto compiled = compile_yaml("services:\n  disabled: [atd]\n  masked: [rpcbind]\n");
   const auto missing = seen("x.service", UnitLoad::kNotFound, UnitActive::kInactive, UnitFile::kNone);
   EXPECT_TRUE(service(compiled, "service:atd").diff(missing).empty());
   EXPECT_EQ(fields_of(service(compiled, "service:rpcbind").diff(missing)), "enablement: not-found -> masked");
 }
 
 TEST(ServiceTest, PredictedUnitWouldBeEnabledAndStartedOnceItsPackageInstallsIt) {
-  auto compiled = compile_text("services:\n  enabled: [atd]\n");
+  auto compiled = compile_yaml("services:\n  enabled: [atd]\n");
   const auto& atd = service(compiled, "service:atd");
   const auto predicted = atd.predicted();
   ASSERT_NE(predicted, nullptr);
@@ -238,7 +235,7 @@ TEST(ServiceTest, PredictedUnitWouldBeEnabledAndStartedOnceItsPackageInstallsIt)
 
 // The engine plans a blocked service against its prediction when its package changes in the same run.
 TEST(ServiceTest, BlockedServicePlansAfterItsPlannedPackage) {
-  auto compiled = compile_text("packages:\n  present: [at]\nservices:\n  enabled: [atd]\n");
+  auto compiled = compile_yaml("packages:\n  present: [at]\nservices:\n  enabled: [atd]\n");
   ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
   const auto& g = compiled.graph;
   std::vector<providers::Observation> observations(g.size());

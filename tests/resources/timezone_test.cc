@@ -2,18 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/compile.h"
+
 #include "engine/graph.h"
 #include "engine/loader.h"
 
 namespace reconcile::resources {
 namespace {
 
-engine::Compiled compile_yaml(const std::string& text) {
-  std::vector<Error> errors;
-  Node root = engine::parse_text("tz.yaml", text, errors);
-  EXPECT_TRUE(errors.empty());
-  return engine::compile(root, engine::builtin_registry());
-}
+using testing::compile_yaml;
 
 TEST(TimezoneTest, CompilesScalarAndMappingForms) {
   auto scalar = compile_yaml("timezone: Europe/Helsinki\n");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/compile.h"
+
 #include "engine/graph.h"
 #include "engine/loader.h"
 #include "engine/registry.h"
@@ -9,12 +11,7 @@
 namespace reconcile::resources {
 namespace {
 
-engine::Compiled compile_text(const std::string& text) {
-  std::vector<Error> errors;
-  Node root = engine::parse_text("state.yaml", text, errors);
-  EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0].str());
-  return engine::compile(root, engine::builtin_registry());
-}
+using testing::compile_yaml;
 
 const UserResource& user(const engine::Compiled& compiled, const std::string& id) {
   return dynamic_cast<const UserResource&>(*compiled.graph.resources.at(compiled.graph.index.at(id)));
@@ -39,7 +36,7 @@ std::vector<std::string> fields_of(const Drift& drift) {
 }
 
 TEST(UserTest, EachSectionCompilesToUserResources) {
-  const auto compiled = compile_text(
+  const auto compiled = compile_yaml(
       "users:\n"
       "  login_allowed_only: [root, alice]\n"
       "  present:\n"
@@ -65,7 +62,7 @@ TEST(UserTest, EachSectionCompilesToUserResources) {
 }
 
 TEST(UserTest, SameAccountPresentAndAbsentIsAConflictNamingBothPlaces) {
-  const auto compiled = compile_text("users:\n  present: [bob]\n  absent: [bob]\n");
+  const auto compiled = compile_yaml("users:\n  present: [bob]\n  absent: [bob]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].code, ErrorCode::kConflict);
   EXPECT_EQ(compiled.errors[0].key_path, "users.absent[0]");
@@ -76,13 +73,13 @@ TEST(UserTest, SameAccountPresentAndAbsentIsAConflictNamingBothPlaces) {
 }
 
 TEST(UserTest, TheSameEntryTwiceIsOneResource) {
-  const auto compiled = compile_text("users:\n  locked: [bob, bob]\n");
+  const auto compiled = compile_yaml("users:\n  locked: [bob, bob]\n");
   EXPECT_TRUE(compiled.errors.empty());
   EXPECT_EQ(compiled.graph.size(), 1u);
 }
 
 TEST(UserTest, AllowedAccountCannotAlsoBeLockedOrAbsent) {
-  const auto compiled = compile_text("users:\n  login_allowed_only: [root, bob]\n  locked: [bob]\n  absent: [root]\n");
+  const auto compiled = compile_yaml("users:\n  login_allowed_only: [root, bob]\n  locked: [bob]\n  absent: [root]\n");
   ASSERT_EQ(compiled.errors.size(), 2u);
   EXPECT_EQ(compiled.errors[0].message, "'bob' is locked here but allowed to log in at state.yaml:2:30 "
                                         "(users.login_allowed_only[1])");
@@ -91,7 +88,7 @@ TEST(UserTest, AllowedAccountCannotAlsoBeLockedOrAbsent) {
 }
 
 TEST(UserTest, InvalidNameIsRejectedWhereItIs) {
-  const auto compiled = compile_text("users:\n  present: [\"bad name\", \"-rf\"]\n");
+  const auto compiled = compile_yaml("users:\n  present: [\"bad name\", \"-rf\"]\n");
   ASSERT_EQ(compiled.errors.size(), 2u);
   EXPECT_EQ(compiled.errors[0].message,
             "invalid account name 'bad name': the name contains ' '; allowed are letters, digits and \"_-.$\"");
@@ -101,7 +98,7 @@ TEST(UserTest, InvalidNameIsRejectedWhereItIs) {
 }
 
 TEST(UserTest, UnknownKeysSuggestTheNearest) {
-  const auto compiled = compile_text("users:\n  present: [{name: a, shel: /bin/sh}]\n  lockd: [b]\n");
+  const auto compiled = compile_yaml("users:\n  present: [{name: a, shel: /bin/sh}]\n  lockd: [b]\n");
   ASSERT_EQ(compiled.errors.size(), 2u);
   EXPECT_EQ(compiled.errors[0].message, "unknown key 'lockd' in the users mapping");
   EXPECT_EQ(compiled.errors[0].hint, "did you mean 'locked'?");
@@ -110,7 +107,7 @@ TEST(UserTest, UnknownKeysSuggestTheNearest) {
 }
 
 TEST(UserTest, BadValuesAreTypedErrors) {
-  const auto compiled = compile_text(
+  const auto compiled = compile_yaml(
       "users:\n  present: [{name: a, uid: -1}, {name: b, shell: bash}, {name: c, home: /home/../etc}]\n"
       "  absent: [{name: d, remove_home: maybe}]\n  allow_lockout: sure\n");
   ASSERT_EQ(compiled.errors.size(), 5u);
@@ -122,7 +119,7 @@ TEST(UserTest, BadValuesAreTypedErrors) {
 }
 
 TEST(UserTest, LockShowsEachMissingPartAsItsOwnDrift) {
-  const auto compiled = compile_text("users:\n  locked: [bob]\n");
+  const auto compiled = compile_yaml("users:\n  locked: [bob]\n");
   const auto& bob = user(compiled, "user:bob");
   const Drift drift = bob.diff(account());
   EXPECT_EQ(fields_of(drift), (std::vector<std::string>{"password", "shell", "expiry"}));
@@ -143,12 +140,12 @@ TEST(UserTest, LockShowsEachMissingPartAsItsOwnDrift) {
 }
 
 TEST(UserTest, LockOfAMissingAccountIsInSync) {
-  const auto compiled = compile_text("users:\n  locked: [bob]\n");
+  const auto compiled = compile_yaml("users:\n  locked: [bob]\n");
   EXPECT_TRUE(user(compiled, "user:bob").diff(UserObserved{}).empty());
 }
 
 TEST(UserTest, PresentCreatesOrChangesOnlyWhatDiffers) {
-  const auto compiled = compile_text(
+  const auto compiled = compile_yaml(
       "users:\n  present: [{name: bob, uid: 1001, groups: [sudo], shell: /bin/zsh, home: /home/bob}]\n");
   const auto& bob = user(compiled, "user:bob");
   const Drift create = bob.diff(UserObserved{});
@@ -168,7 +165,7 @@ TEST(UserTest, PresentCreatesOrChangesOnlyWhatDiffers) {
 }
 
 TEST(UserTest, PresentAfterALockRestoresShellPasswordAndExpiry) {
-  const auto compiled = compile_text("users:\n  present: [bob]\n");
+  const auto compiled = compile_yaml("users:\n  present: [bob]\n");
   const auto& bob = user(compiled, "user:bob");
   UserObserved seen = account("/usr/sbin/nologin", PasswordState::kDisabled);
   seen.expire = 1;
@@ -186,7 +183,7 @@ TEST(UserTest, PresentAfterALockRestoresShellPasswordAndExpiry) {
 }
 
 TEST(UserTest, AbsentRemovesAnExistingAccount) {
-  const auto compiled = compile_text("users:\n  absent: [{name: bob, remove_home: true}]\n");
+  const auto compiled = compile_yaml("users:\n  absent: [{name: bob, remove_home: true}]\n");
   const Drift drift = user(compiled, "user:bob").diff(account());
   ASSERT_EQ(drift.size(), 1u);
   EXPECT_EQ(drift[0].observed, "present (uid 1001)");
@@ -196,7 +193,7 @@ TEST(UserTest, AbsentRemovesAnExistingAccount) {
 }
 
 TEST(UserTest, GroupsOfManagedAccountsBecomeAutomaticEdges) {
-  const auto compiled = compile_text("users:\n  present: [{name: deploy, groups: [alice]}, alice]\n");
+  const auto compiled = compile_yaml("users:\n  present: [{name: deploy, groups: [alice]}, alice]\n");
   ASSERT_TRUE(compiled.errors.empty());
   const std::size_t alice = compiled.graph.index.at("user:alice");
   const std::size_t deploy = compiled.graph.index.at("user:deploy");
