@@ -88,7 +88,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
           for (const auto& d : r.drift) {
             out += mark + " " + r.id + ": " + drift_text(d) + label + " " + where + "\n";
           }
-          if (!r.after.empty()) {
+          if (!done && !r.after.empty()) {
             out += "    would change after " + r.after.front() + (r.after.size() > 1 ? " and others" : "") + "\n";
           }
           if (done && options.verbose) {
