@@ -91,7 +91,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
           if (!done && !r.after.empty()) {
             out += "    would change after " + r.after.front() + (r.after.size() > 1 ? " and others" : "") + "\n";
           }
-          if (done && options.verbose) {
+          if (done) {
             for (const auto& s : r.steps) out += paint("2", "    ran: " + s.what + " (" + seconds_text(s.seconds) + ")") + "\n";
           }
           break;
