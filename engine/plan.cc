@@ -31,14 +31,34 @@ std::map<providers::Provider*, std::vector<std::size_t>> by_provider(const Resou
   return groups;
 }
 
+// The provider of every resource, each (kind, provider hint) decided once: suitable() may read the
+// host's facts, and a state holds hundreds of resources of a kind.
+std::vector<providers::Provider*> choose_providers(const ResourceGraph& graph, const Registry& registry,
+                                                   const providers::Host& host) {
+  std::map<std::pair<std::string, std::string>, providers::Provider*> chosen;
+  std::vector<providers::Provider*> out;
+  out.reserve(graph.size());
+  for (const auto& resource : graph.resources) {
+    auto key = std::make_pair(resource->kind(), resource->provider_hint());
+    auto it = chosen.find(key);
+    if (it == chosen.end()) {
+      it = chosen.emplace(key, registry.provider_for(key.first, key.second, host)).first;
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
                                                const providers::Host& host) {
   std::vector<resources::Error> errors;
   std::map<providers::Provider*, std::vector<const resources::Resource*>> groups;
-  for (const auto& resource : graph.resources) {
-    providers::Provider* provider = registry.provider_for(resource->kind(), resource->provider_hint(), host);
+  const auto chosen = choose_providers(graph, registry, host);
+  for (std::size_t v = 0; v < graph.size(); ++v) {
+    const auto& resource = graph.resources[v];
+    providers::Provider* provider = chosen[v];
     if (provider == nullptr && !resource->provider_hint().empty()) {
       errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue,
                                         "no provider '" + resource->provider_hint() + "' for " + resource->kind(),
@@ -57,9 +77,9 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
 
 void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
   std::map<providers::Provider*, std::vector<const resources::Resource*>> groups;
-  for (const auto& resource : graph.resources) {
-    providers::Provider* provider = registry.provider_for(resource->kind(), resource->provider_hint(), host);
-    if (provider != nullptr) groups[provider].push_back(resource.get());
+  const auto chosen = choose_providers(graph, registry, host);
+  for (std::size_t v = 0; v < graph.size(); ++v) {
+    if (chosen[v] != nullptr) groups[chosen[v]].push_back(graph.resources[v].get());
   }
   for (auto& [provider, members] : groups) {
     if (!provider->unusable_reason(host).empty()) continue;
@@ -71,9 +91,10 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
                                                const providers::Host& host, RunState& state) {
   state = RunState(graph.size());
   std::vector<providers::Observation> observations(graph.size());
+  const auto chosen = choose_providers(graph, registry, host);
   for (std::size_t v = 0; v < graph.size(); ++v) {
     const auto& resource = *graph.resources[v];
-    state[v].provider = registry.provider_for(resource.kind(), resource.provider_hint(), host);
+    state[v].provider = chosen[v];
     if (state[v].provider == nullptr) {
       observations[v] = providers::Observation::unknown("no provider for " + resource.kind() + " on this host");
     }
