@@ -1,5 +1,7 @@
 #include "providers/shadow.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -275,9 +277,30 @@ std::expected<AccountDb, std::string> ShadowProvider::load(const Host& host, boo
     primed_.reset();
     return db;
   }
-  auto db = read_account_db(host);
+  std::expected<AccountDb, std::string> db = std::unexpected(std::string());
+  if (validated_ && validated_signature_ == files_signature(host)) {
+    db = std::move(*validated_);
+  } else {
+    db = read_account_db(host);
+  }
+  validated_.reset();
   if (db && keep) primed_ = *db;
   return db;
+}
+
+std::string ShadowProvider::files_signature(const Host& host) {
+  std::string out;
+  for (const char* file : {"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/shells", "/etc/adduser.conf",
+                           "/etc/login.defs"}) {
+    struct stat st {};
+    if (::stat(host.path(file).c_str(), &st) != 0) {
+      out += "-;";
+      continue;
+    }
+    out += std::to_string(st.st_ino) + ':' + std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) +
+           '.' + std::to_string(st.st_mtim.tv_nsec) + ';';
+  }
+  return out;
 }
 
 std::string ShadowProvider::unusable_reason(const Host& host) const {
@@ -290,10 +313,22 @@ std::string ShadowProvider::unusable_reason(const Host& host) const {
 
 std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Resource* const> resources) {
   std::vector<Error> errors;
-  // Read afresh: validation runs before the run lock is taken, so what it reads is not kept for observe.
+  // Validation runs before the run lock is taken: what it reads is reused by this run's expand or
+  // observe only while the files still carry the same stat data (any tool that edits them renames).
+  const std::string signature = files_signature(host);
   auto loaded = read_account_db(host);
   if (!loaded) return errors;  // reported per resource when observed
   const AccountDb& db = *loaded;
+  struct KeepForObserve {
+    ShadowProvider& self;
+    std::expected<AccountDb, std::string>& loaded;
+    const std::string& signature;
+    ~KeepForObserve() {
+      std::lock_guard lock(self.mutex_);
+      self.validated_ = std::move(*loaded);
+      self.validated_signature_ = signature;
+    }
+  } keep{*this, loaded, signature};
   auto records = read_lock_records(host);
   const LockRecords no_records;
 
@@ -452,6 +487,7 @@ std::vector<ChangeOutcome> ShadowProvider::apply(const Host& host, std::span<con
   {
     std::lock_guard lock(mutex_);
     primed_.reset();
+    validated_.reset();
   }
   std::vector<ChangeOutcome> outcomes(changes.size());
   auto records = read_lock_records(host);

@@ -41,9 +41,14 @@ class ShadowProvider : public Provider {
   // The databases read by expand, reused by the observe that follows (one read per run).
   std::expected<AccountDb, std::string> load(const Host& host, bool keep);
 
+  // Stat data (inode, size, mtime) of every file read_account_db reads.
+  static std::string files_signature(const Host& host);
+
   RunningUser running_user_;
   std::mutex mutex_;
   std::optional<AccountDb> primed_;
+  std::optional<AccountDb> validated_;  // read by validate; used while files_signature is unchanged
+  std::string validated_signature_;
 };
 
 }  // namespace reconcile::providers

@@ -7,7 +7,7 @@ jobs=$(nproc)
 
 scripts/setup.sh
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONCILE_SANITIZE=OFF -DRECONCILE_INTEGRATION=ON -DRECONCILE_BENCH=ON
 cmake --build build -j"$jobs"
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECONCILE_SANITIZE=ON -DRECONCILE_INTEGRATION=OFF \
