@@ -332,7 +332,7 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
   auto records = read_lock_records(host);
   const LockRecords no_records;
 
-  const std::regex rule = name_rule(db);
+  std::optional<std::regex> rule;  // compiled only when a new account's name needs checking
   std::set<std::string> created;   // accounts the state creates (and so their private groups)
   std::map<std::uint32_t, const UserResource*> uids;
   std::unordered_map<std::uint32_t, std::string> uid_owners;  // the first account of each uid
@@ -347,7 +347,8 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
     const auto* user = dynamic_cast<const UserResource*>(resource);
     if (user == nullptr || user->ensure() != UserEnsure::kPresent) continue;
     const PasswdEntry* entry = db.find(user->name());
-    if (entry == nullptr && !std::regex_match(user->name(), rule)) {
+    if (entry == nullptr && !rule) rule = name_rule(db);
+    if (entry == nullptr && !std::regex_match(user->name(), *rule)) {
       errors.push_back(error_at(*user, ErrorCode::kInvalidValue,
                                 "invalid account name '" + user->name() + "': it does not match this system's NAME_REGEX " +
                                     db.name_regex,
