@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "providers/fs.h"
@@ -164,6 +165,7 @@ class YamlBuilder {
   struct Frame {
     Node* node;
     std::string anchor;
+    std::unordered_map<std::string, int> key_lines;  // keys seen in this mapping → their line
     bool have_key = false;      // in a mapping: the key of the next value has been read
     std::string key;
     Location key_location;
@@ -180,11 +182,11 @@ class YamlBuilder {
     frame.key = std::move(key);
     frame.key_location = where;
     frame.skip_value = false;
-    for (const auto& existing : frame.node->entries) {
-      if (existing.key != frame.key) continue;
+    const auto [seen, fresh] = frame.key_lines.emplace(frame.key, where.line);
+    if (!fresh) {
       errors_.push_back(Error{ErrorCode::kDuplicateKey,
                               "key '" + frame.key + "' is given twice in this mapping (first at line " +
-                                  std::to_string(existing.key_location.line) + ")",
+                                  std::to_string(seen->second) + ")",
                               where, child_path(frame.node->path, frame.key), "keep one of them; merge their values"});
       frame.skip_value = true;
     }
@@ -346,14 +348,13 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
   bool key(string_t& value) override {
     const Location where = token_location();
     Node& map = *stack_.back();
-    for (const auto& existing : map.entries) {
-      if (existing.key == value) {
-        errors_.push_back(Error{ErrorCode::kDuplicateKey,
-                                "key '" + value + "' is given twice in this object (first at line " +
-                                    std::to_string(existing.key_location.line) + ")",
-                                where, child_path(map.path, value), "keep one of them; merge their values"});
-        skip_next_ = true;
-      }
+    const auto [seen, fresh] = key_lines_.back().emplace(value, where.line);
+    if (!fresh) {
+      errors_.push_back(Error{ErrorCode::kDuplicateKey,
+                              "key '" + value + "' is given twice in this object (first at line " +
+                                  std::to_string(seen->second) + ")",
+                              where, child_path(map.path, value), "keep one of them; merge their values"});
+      skip_next_ = true;
     }
     pending_key_ = value;
     pending_key_location_ = where;
@@ -362,11 +363,22 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
   bool parse_error(std::size_t position, const std::string& last_token, const nlohmann::detail::exception& e) override {
     if (stopped_) return false;
     std::string message = e.what();
+    if (message.starts_with("[json.exception.")) message = message.substr(message.find("] ") + 2);
     const auto cut = message.find("syntax error while parsing ");
     if (cut != std::string::npos) message = message.substr(cut + 27);
+    if (message.starts_with("number overflow")) {
+      errors_.push_back(Error{ErrorCode::kInvalidValue, "a number too large to hold", lines_.at(file_, position > 0 ? position - 1 : 0),
+                              stack_.empty() ? "" : stack_.back()->path, "numbers here are small whole numbers"});
+      return false;
+    }
     const std::size_t offset = position > 0 ? position - 1 : 0;
     std::string hint = "check commas, colons, brackets and quotes here";
-    if (last_token.empty() || position >= text_.size()) hint = "the file ends early: a bracket or brace is not closed";
+    if (message.find("unexpected end of input") != std::string::npos) {
+      hint = "the file ends early: a bracket or brace is not closed";
+    } else if (message.find("unexpected '}'") != std::string::npos || message.find("unexpected ']'") != std::string::npos) {
+      hint = "JSON allows no comma before a closing bracket or brace";
+    }
+    (void)last_token;
     errors_.push_back(Error{ErrorCode::kSyntax, "malformed JSON: " + message, lines_.at(file_, offset), "", hint});
     return false;
   }
@@ -437,12 +449,14 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
     Node* node = slot(where);
     node->type = type;
     stack_.push_back(node);
+    key_lines_.emplace_back();
     return true;
   }
 
   bool close() {
     token_location();
     stack_.pop_back();
+    key_lines_.pop_back();
     return true;
   }
 
@@ -453,6 +467,7 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
   std::vector<Error>& errors_;
   Node& root_;
   std::vector<Node*> stack_;
+  std::vector<std::unordered_map<std::string, int>> key_lines_;  // per open object: keys → their line
   std::string pending_key_;
   Location pending_key_location_;
   bool skip_next_ = false;
@@ -578,10 +593,13 @@ void merge_into(Node& base, const Node& overlay) {
     repath(base, path);
     return;
   }
+  std::unordered_map<std::string, std::size_t> position;  // key → index in base.entries
+  for (std::size_t i = 0; i < base.entries.size(); ++i) position.emplace(base.entries[i].key, i);
   for (const auto& entry : overlay.entries) {
-    auto it = std::find_if(base.entries.begin(), base.entries.end(),
-                           [&](const MapEntry& e) { return e.key == entry.key; });
+    const auto found = position.find(entry.key);
+    auto it = found == position.end() ? base.entries.end() : base.entries.begin() + static_cast<std::ptrdiff_t>(found->second);
     if (it == base.entries.end()) {
+      position.emplace(entry.key, base.entries.size());
       base.entries.push_back(entry);
       repath(base.entries.back().value, child_path(base.path, entry.key));
       continue;

@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <string_view>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
@@ -47,6 +49,24 @@ providers::Host offline_host(providers::Exec& exec, const std::string& root) {
   return host;
 }
 
+// An option written with `=` and nothing after it (`--report=`) would take the next argument as its
+// value, and `--report= --dry-run s.yaml` would then apply. Refused before parsing.
+std::string empty_option_value(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.starts_with("--") && arg.ends_with("=")) return std::string(arg);
+  }
+  return "";
+}
+
+// A path option's value: not empty, and not something that looks like another option.
+std::string path_value(const std::string& value) {
+  if (value.empty()) return "an empty path";
+  if (value.front() == '-') return "'" + value + "' looks like an option, not a path";
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,14 +91,18 @@ int main(int argc, char** argv) {
   app.add_flag("-n,--dry-run", dry_run, "show what would change; change nothing");
   app.add_option("-j,--jobs", jobs, "changes applied at once")->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--format", format, "output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
-  app.add_option("--report", report_file, "also write the report to FILE (JSON if FILE ends in .json), atomically");
+  app.add_option("--report", report_file, "also write the report to FILE (JSON if FILE ends in .json), atomically")
+      ->check(path_value);
   app.add_flag("-q,--quiet", quiet, "print only the summary");
   app.add_flag("-v,--verbose", verbose, "print in-sync resources, every step and more log");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
-  app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")->group("");
+  app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")
+      ->check(path_value)
+      ->check(CLI::ExistingDirectory)
+      ->group("");
 
   auto* validate = app.add_subcommand("validate", "check STATE files and exit: 0 valid, 1 invalid");
   std::vector<std::string> validate_files;
@@ -90,6 +114,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> graph_files;
   graph_cmd->add_option("state", graph_files, "state files")->required();
 
+  if (const std::string bad = empty_option_value(argc, argv); !bad.empty()) {
+    std::fprintf(stderr, "reconcile: %s has no value; write %sVALUE, or leave the option out\n", bad.c_str(),
+                 bad.c_str());
+    return 1;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -163,12 +192,21 @@ int main(int argc, char** argv) {
     std::cout << engine::render_text(report, {use_color(stdout), quiet, verbose > 0});
   }
   if (!report_file.empty()) {
-    const std::string content = report_file.ends_with(".json") ? engine::render_json(report)
-                                                                : engine::render_text(report, {false, false, true});
-    auto written = providers::write_file_atomic(report_file, content, 0600);
-    if (!written) {
-      std::fprintf(stderr, "reconcile: cannot write the report: %s\n", written.error().c_str());
-      if (report.exit_code == 0) return 4;
+    // The report replaces a regular file only: never a device, a FIFO or what a symlink points at.
+    std::error_code ec;
+    const auto status = std::filesystem::symlink_status(report_file, ec);
+    std::string problem;
+    if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      problem = report_file + " exists and is not a regular file";
+    } else {
+      const std::string content = report_file.ends_with(".json") ? engine::render_json(report)
+                                                                  : engine::render_text(report, {false, false, true});
+      auto written = providers::write_file_atomic(report_file, content, 0600);
+      if (!written) problem = written.error();
+    }
+    if (!problem.empty()) {
+      std::fprintf(stderr, "reconcile: cannot write the report: %s\n", problem.c_str());
+      return report.exit_code == 1 ? 1 : (report.exit_code | 4);
     }
   }
   return report.exit_code;

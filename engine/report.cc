@@ -21,8 +21,34 @@ std::string seconds_text(double seconds) {
   return buffer;
 }
 
+// Text from a state file made safe for a terminal: control bytes shown as escapes (a NUL would cut
+// the line, an escape sequence would drive the terminal), and very long text cut short.
+std::string printable(std::string_view text, std::size_t max_bytes = 600) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (out.size() >= max_bytes) {
+      out += "…";
+      break;
+    }
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (u < 0x20 || u == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+constexpr std::size_t kMaxErrorsShown = 50;
+
 std::string drift_text(const resources::FieldDrift& d) {
-  return d.field + " " + (d.observed.empty() ? "(none)" : d.observed) + " → " + d.desired;
+  return printable(d.field, 200) + " " + (d.observed.empty() ? "(none)" : printable(d.observed, 200)) + " → " +
+         printable(d.desired, 200);
 }
 
 }  // namespace
@@ -54,11 +80,16 @@ void finish(Report& report) {
 std::string render_errors(const std::vector<resources::Error>& errors, bool color) {
   const Paint paint{color};
   std::string out;
+  std::size_t shown = 0;
   for (const auto& e : errors) {
-    out += paint("1", e.location.str()) + ": " + paint("31", "error") + ": ";
-    if (!e.key_path.empty()) out += e.key_path + ": ";
-    out += e.message + "\n";
-    if (!e.hint.empty()) out += "  " + paint("36", "hint") + ": " + e.hint + "\n";
+    if (++shown > kMaxErrorsShown) {
+      out += "… and " + std::to_string(errors.size() - kMaxErrorsShown) + " more errors\n";
+      break;
+    }
+    out += paint("1", printable(e.location.str())) + ": " + paint("31", "error") + ": ";
+    if (!e.key_path.empty()) out += printable(e.key_path, 200) + ": ";
+    out += printable(e.message) + "\n";
+    if (!e.hint.empty()) out += "  " + paint("36", "hint") + ": " + printable(e.hint) + "\n";
   }
   return out;
 }
@@ -97,21 +128,26 @@ std::string render_text(const Report& report, const TextOptions& options) {
           break;
         }
         case Status::kFailed:
-          out += paint("31", "✗") + " " + r.id + ": " + paint("31", "failed") + ": " + r.reason + " " + where + "\n";
+          out += paint("31", "✗") + " " + r.id + ": " + paint("31", "failed") + ": " + printable(r.reason, 2000) + " " + where + "\n";
           for (const auto& d : r.drift) out += "    wanted: " + drift_text(d) + "\n";
           for (const auto& s : r.steps) {
             out += "    ran: " + s.what + " → exit " + std::to_string(s.exit_status) + "\n";
-            if (!s.error_tail.empty()) out += "      " + s.error_tail + "\n";
+            std::size_t start = 0;
+            while (start < s.error_tail.size()) {
+              const std::size_t end = std::min(s.error_tail.find('\n', start), s.error_tail.size());
+              out += "      " + printable(std::string_view(s.error_tail).substr(start, end - start)) + "\n";
+              start = end + 1;
+            }
           }
           break;
         case Status::kSkipped:
-          out += paint("33", "-") + " " + r.id + ": skipped: " + r.reason + " " + where + "\n";
+          out += paint("33", "-") + " " + r.id + ": skipped: " + printable(r.reason) + " " + where + "\n";
           break;
         case Status::kUnknown:
-          out += paint("35", "?") + " " + r.id + ": unknown: " + r.reason + " " + where + "\n";
+          out += paint("35", "?") + " " + r.id + ": unknown: " + printable(r.reason) + " " + where + "\n";
           break;
         case Status::kDeferred:
-          out += paint("33", "…") + " " + r.id + ": deferred to the next run: " + r.reason + " " + where + "\n";
+          out += paint("33", "…") + " " + r.id + ": deferred to the next run: " + printable(r.reason) + " " + where + "\n";
           break;
       }
     }

@@ -290,7 +290,15 @@ KindSpec users_kind() {
 
     std::map<std::string, Listed> allowed_at;
     std::unique_ptr<LoginPolicyResource> policy;
-    if (const Node* node = value.find("login_allowed_only")) {
+    const Node* allow_list = value.find("login_allowed_only");
+    if (allow_list != nullptr && (allow_list->is_null() || (allow_list->is_sequence() && allow_list->items.empty()))) {
+      // An empty allow-list would lock every account: surely a half-written key, never a wish.
+      reader.fail(*allow_list, ErrorCode::kInvalidValue,
+                  "login_allowed_only is empty, which would lock every account that can log in",
+                  "list the accounts that may log in, e.g. login_allowed_only: [root, alice], or remove the key");
+      allow_list = nullptr;
+    }
+    if (const Node* node = allow_list) {
       std::vector<std::string> allowed;
       for (const Node* item : reader.list(*node, "account names", true)) {
         auto name = read_user_name(reader, *item);

@@ -1,6 +1,7 @@
 // The real reconcile binary on a throwaway root holding only a zone database and /etc.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -221,6 +222,48 @@ TEST_F(CliTest, HostileFilesAreRefusedWithTheFileNamed) {
   auto deep = run({"--dry-run", nested});
   EXPECT_EQ(deep.exit_status, 1);
   EXPECT_NE(deep.err.find("nested deeper than 64 levels"), std::string::npos) << deep.err;
+}
+
+TEST_F(CliTest, AnOptionWithAnEmptyValueNeverSwallowsDryRun) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  for (const std::string option : {"--report=", "--root="}) {
+    auto result = run({option, "--dry-run", file}, option != "--root=");
+    EXPECT_EQ(result.exit_status, 1) << option << result.out;
+    EXPECT_NE(result.err.find(option + " has no value"), std::string::npos) << result.err;
+  }
+  auto swallowed = run({"--report", "--dry-run", file});
+  EXPECT_EQ(swallowed.exit_status, 1);
+  EXPECT_NE(swallowed.err.find("'--dry-run' looks like an option, not a path"), std::string::npos) << swallowed.err;
+  EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
+}
+
+TEST_F(CliTest, ReportNeverReplacesWhatIsNotARegularFile) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  const auto fifo = root_.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto result = run({"--dry-run", "--report", fifo.string(), file});
+  EXPECT_EQ(result.exit_status, 6);  // changes pending, and the report could not be written
+  EXPECT_NE(result.err.find("exists and is not a regular file"), std::string::npos) << result.err;
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+}
+
+TEST_F(CliTest, ControlBytesFromTheFileAreEscapedInMessages) {
+  const auto file = state("s.yaml", "timezone: \"Euro\\x00pe\\e[2J\"\n");
+  auto result = run({"validate", file});
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_NE(result.err.find("'Euro\\x00pe\\x1b[2J'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("1 error; nothing was changed."), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, AMappingWithManyKeysLoadsWithoutQuadraticWork) {
+  std::string text = "timezone: Etc/UTC\nfakes_not_known:\n";
+  for (int i = 0; i < 100000; ++i) text += "  k" + std::to_string(i) + ": 1\n";
+  text += "  k5: 2\n";
+  const auto file = state("many.yaml", text);
+  auto result = run({"validate", file});
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_NE(result.err.find("key 'k5' is given twice in this mapping (first at line 8)"), std::string::npos)
+      << result.err.substr(0, 500);
 }
 
 }  // namespace

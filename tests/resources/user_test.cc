@@ -206,5 +206,14 @@ TEST(UserTest, DayTextIsIsoDate) {
   EXPECT_EQ(day_text(20417), "2025-11-25");
 }
 
+TEST(UserTest, AnEmptyAllowListIsRefusedRatherThanLockingEveryone) {
+  for (const char* text : {"users:\n  login_allowed_only:\n  allow_lockout: true\n", "users:\n  login_allowed_only: []\n"}) {
+    auto compiled = compile_yaml(text);
+    ASSERT_EQ(compiled.errors.size(), 1u) << text;
+    EXPECT_EQ(compiled.errors[0].message, "login_allowed_only is empty, which would lock every account that can log in");
+    EXPECT_EQ(compiled.errors[0].key_path, "users.login_allowed_only");
+  }
+}
+
 }  // namespace
 }  // namespace reconcile::resources
