@@ -170,8 +170,9 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
       hint = "top-level keys are: ";
       for (std::size_t i = 0; i < keys.size(); ++i) hint += (i ? ", " : "") + keys[i];
     }
-    errors.push_back(Error{ErrorCode::kUnknownKey, "unknown top-level key '" + entry.key + "'", entry.key_location,
-                           entry.key, hint});
+    const std::string shown = entry.key.size() > 60 ? entry.key.substr(0, 60) + "…" : entry.key;
+    errors.push_back(Error{ErrorCode::kUnknownKey, "unknown top-level key '" + shown + "'", entry.key_location,
+                           shown, hint});
   }
 
   // Settle duplicates: the same desired state twice is one resource; different ones contradict.

@@ -4,31 +4,6 @@
 
 namespace reconcile::resources {
 
-const Node* Node::find(std::string_view key) const {
-  for (const auto& entry : entries) {
-    if (entry.key == key) return &entry.value;
-  }
-  return nullptr;
-}
-
-std::string Node::describe() const {
-  switch (type) {
-    case Type::kNull: return "null";
-    case Type::kSequence: return "a list";
-    case Type::kMap: return "a mapping";
-    case Type::kScalar: break;
-  }
-  switch (tag) {
-    case Tag::kNumber: return "the number " + scalar;
-    case Tag::kBool: return "the boolean " + scalar;
-    default: return "the string '" + (scalar.size() > 40 ? scalar.substr(0, 40) + "…" : scalar) + "'";
-  }
-}
-
-void NodeReader::fail(const Node& node, ErrorCode code, std::string message, std::string hint) {
-  errors_.push_back(Error{code, std::move(message), node.location, node.path, std::move(hint)});
-}
-
 namespace {
 
 bool plain_is_bool(const std::string& s, bool* value) {
@@ -66,6 +41,31 @@ bool plain_is_number(const std::string& s) {
 }
 
 }  // namespace
+
+const Node* Node::find(std::string_view key) const {
+  for (const auto& entry : entries) {
+    if (entry.key == key) return &entry.value;
+  }
+  return nullptr;
+}
+
+std::string Node::describe() const {
+  switch (type) {
+    case Type::kNull: return "null";
+    case Type::kSequence: return "a list";
+    case Type::kMap: return "a mapping";
+    case Type::kScalar: break;
+  }
+  bool ignored = false;
+  if (tag == Tag::kNumber || (tag == Tag::kPlain && plain_is_number(scalar))) return "the number " + scalar;
+  if (tag == Tag::kBool || (tag == Tag::kPlain && plain_is_bool(scalar, &ignored))) return "the boolean " + scalar;
+  return "the string '" + (scalar.size() > 40 ? scalar.substr(0, 40) + "…" : scalar) + "'";
+}
+
+void NodeReader::fail(const Node& node, ErrorCode code, std::string message, std::string hint) {
+  errors_.push_back(Error{code, std::move(message), node.location, node.path, std::move(hint)});
+}
+
 
 std::optional<std::string> NodeReader::string(const Node& node, std::string_view what, bool allow_number) {
   if (node.is_scalar()) {
@@ -152,7 +152,8 @@ bool NodeReader::check_keys(const Node& node, const std::vector<std::string>& al
       hint = "allowed keys: ";
       for (std::size_t i = 0; i < allowed.size(); ++i) hint += (i ? ", " : "") + allowed[i];
     }
-    errors_.push_back(Error{ErrorCode::kUnknownKey, "unknown key '" + entry.key + "' in " + std::string(what),
+    const std::string shown = entry.key.size() > 60 ? entry.key.substr(0, 60) + "…" : entry.key;
+    errors_.push_back(Error{ErrorCode::kUnknownKey, "unknown key '" + shown + "' in " + std::string(what),
                             entry.key_location, node.path.empty() ? entry.key : node.path + "." + entry.key,
                             hint});
   }
