@@ -150,9 +150,9 @@ TEST_F(PlanTest, DriftFromLastAppliedValueIsCorrectiveAndNewWishIsIntended) {
   EXPECT_EQ(at("fake:b").label, Label::kIntended);
 }
 
-TEST_F(PlanTest, IndependentBranchesRunInParallelWithinJobs) {
-  // Two providers' worth of work is not needed: a single provider caps itself at one batch at a
-  // time, so with several jobs every ready resource still goes out in one batch.
+TEST_F(PlanTest, ReadyResourcesOfIndependentBranchesGoOutTogetherLevelByLevel) {
+  // One provider runs one batch at a time (its own cap), so with several jobs the ready heads of both
+  // chains go out as one batch, then both tails.
   compile_state("fakes: [{name: a}, {name: b, requires: [fake:a]}, {name: c}, {name: d, requires: [fake:c]}]\n");
   observe_and_plan();
   apply(4);
