@@ -2,6 +2,7 @@
 // An in-memory kind for engine tests: `fakes: [{name, value, requires}]`, observed from and applied
 // to a map, so planning and execution can be tested without touching a host.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -35,7 +36,9 @@ class FakeResource : public resources::Resource {
     return state;
   }
   std::vector<std::string> auto_requires() const override { return auto_; }
+  std::string provider_hint() const override { return via_; }
   std::vector<std::string> auto_;
+  std::string via_;  // another fake provider's name
 
  private:
   std::string value_;
@@ -45,13 +48,16 @@ class FakeResource : public resources::Resource {
 /// something else is applied, in `unobservable` cannot be observed.
 class FakeProvider : public providers::Provider {
  public:
+  explicit FakeProvider(std::string name = "fake") : name_(std::move(name)) {}
   std::map<std::string, std::string> world;
   std::set<std::string> failing, blocked, unobservable, stuck;
   std::vector<std::vector<std::string>> batches;  // names per apply() call
   int observe_calls = 0;
   std::mutex mutex;
 
-  std::string_view name() const override { return "fake"; }
+  std::string_view name() const override { return name_; }
+  /// Called at the start of every apply() (outside the provider's lock), e.g. to hold it open.
+  std::function<void()> on_apply;
   std::string_view kind() const override { return "fake"; }
   std::vector<providers::Observation> observe(const providers::Host&,
                                               std::span<const resources::Resource* const> resources) override {
@@ -73,6 +79,7 @@ class FakeProvider : public providers::Provider {
   }
   std::vector<providers::ChangeOutcome> apply(const providers::Host&,
                                               std::span<const providers::Change> changes) override {
+    if (on_apply) on_apply();
     std::lock_guard lock(mutex);
     std::vector<std::string> names;
     std::vector<providers::ChangeOutcome> out;
@@ -90,6 +97,9 @@ class FakeProvider : public providers::Provider {
     batches.push_back(names);
     return out;
   }
+
+ private:
+  std::string name_;
 };
 
 inline resources::KindSpec fake_kind() {
@@ -98,13 +108,14 @@ inline resources::KindSpec fake_kind() {
   spec.summary = "in-memory test resources";
   spec.compile = [](const resources::Node& value, resources::CompileContext& context) {
     for (const auto* item : context.reader().list(value, "fakes")) {
-      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto"}, "a fake")) continue;
+      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via"}, "a fake")) continue;
       auto resource = std::make_unique<FakeResource>(item->find("name")->scalar,
                                                      item->find("value") ? item->find("value")->scalar : "on",
                                                      item->location, item->path);
       if (const auto* automatic = item->find("auto")) {
         for (const auto& id : automatic->items) resource->auto_.push_back(id.scalar);
       }
+      if (const auto* via = item->find("via")) resource->via_ = via->scalar;
       context.read_requires(*item, *resource);
       context.add(std::move(resource));
     }

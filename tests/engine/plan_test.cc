@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include "tests/support/compile.h"
 
 #include "engine/executor.h"
@@ -159,6 +162,41 @@ TEST_F(PlanTest, ReadyResourcesOfIndependentBranchesGoOutTogetherLevelByLevel) {
   ASSERT_EQ(fake_->batches.size(), 2u);
   EXPECT_EQ(fake_->batches[0], (std::vector<std::string>{"a", "c"}));
   EXPECT_EQ(fake_->batches[1], (std::vector<std::string>{"b", "d"}));
+}
+
+// Two providers' batches, each held open until the other has started or 300 ms pass.
+int most_batches_at_once(int jobs) {
+  testing::FakeProvider* fake = nullptr;
+  Registry registry = testing::fake_registry(&fake);
+  auto owned = std::make_unique<testing::FakeProvider>("other");
+  testing::FakeProvider* other = owned.get();
+  registry.add_provider(std::move(owned));
+  std::mutex mutex;
+  std::condition_variable changed;
+  int running = 0, most = 0;
+  auto hold = [&] {
+    std::unique_lock lock(mutex);
+    most = std::max(most, ++running);
+    changed.notify_all();
+    changed.wait_for(lock, std::chrono::milliseconds(300), [&] { return running >= 2; });
+    --running;
+  };
+  fake->on_apply = hold;
+  other->on_apply = hold;
+  auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: b, via: other}]\n", registry);
+  providers::Exec exec;
+  providers::Host host{"/", &exec, true, {}};
+  RunState state;
+  plan(compiled.graph, observe_all(compiled.graph, registry, host, state), state, Ledger{});
+  execute(compiled.graph, state, host, ExecuteOptions{jobs, nullptr});
+  EXPECT_EQ(state[0].status, Status::kChanged);
+  EXPECT_EQ(state[1].status, Status::kChanged);
+  return most;
+}
+
+TEST(ExecutorTest, BatchesOfDifferentProvidersRunInParallelUpToJobs) {
+  EXPECT_EQ(most_batches_at_once(2), 2);
+  EXPECT_EQ(most_batches_at_once(1), 1);
 }
 
 }  // namespace
