@@ -28,6 +28,13 @@ std::string index_path(const std::string& parent, std::size_t index) {
   return parent + "[" + std::to_string(index) + "]";
 }
 
+// Gives every node below `node` the key path it has at its new place.
+void repath(Node& node, const std::string& path) {
+  node.path = path;
+  for (std::size_t i = 0; i < node.items.size(); ++i) repath(node.items[i], index_path(path, i));
+  for (auto& entry : node.entries) repath(entry.value, child_path(path, entry.key));
+}
+
 // Offset of the first byte that is not valid UTF-8, or npos.
 std::size_t invalid_utf8_at(std::string_view text) {
   std::size_t i = 0;
@@ -153,7 +160,7 @@ class YamlBuilder {
         if (node == nullptr) return false;
         const std::string path = node->path;
         *node = found->second;
-        repath_tree(*node, path);
+        repath(*node, path);
         return true;
       }
       default:
@@ -236,12 +243,6 @@ class YamlBuilder {
     for (const auto& item : node.items) n += count_nodes(item);
     for (const auto& entry : node.entries) n += count_nodes(entry.value);
     return n;
-  }
-
-  static void repath_tree(Node& node, const std::string& path) {
-    node.path = path;
-    for (std::size_t i = 0; i < node.items.size(); ++i) repath_tree(node.items[i], index_path(path, i));
-    for (auto& entry : node.entries) repath_tree(entry.value, child_path(path, entry.key));
   }
 
   const std::string& file_;
@@ -360,7 +361,7 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
     pending_key_location_ = where;
     return true;
   }
-  bool parse_error(std::size_t position, const std::string& last_token, const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
     if (stopped_) return false;
     std::string message = e.what();
     if (message.starts_with("[json.exception.")) message = message.substr(message.find("] ") + 2);
@@ -378,7 +379,6 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
     } else if (message.find("unexpected '}'") != std::string::npos || message.find("unexpected ']'") != std::string::npos) {
       hint = "JSON allows no comma before a closing bracket or brace";
     }
-    (void)last_token;
     errors_.push_back(Error{ErrorCode::kSyntax, "malformed JSON: " + message, lines_.at(file_, offset), "", hint});
     return false;
   }
@@ -524,13 +524,6 @@ bool equal_values(const Node& a, const Node& b) {
       return true;
   }
   return false;
-}
-
-// Gives every node below `node` the key path it has at its new place.
-void repath(Node& node, const std::string& path) {
-  node.path = path;
-  for (std::size_t i = 0; i < node.items.size(); ++i) repath(node.items[i], index_path(path, i));
-  for (auto& entry : node.entries) repath(entry.value, child_path(path, entry.key));
 }
 
 void explain_into(const Node& node, std::string& out) {

@@ -21,14 +21,21 @@ std::string_view to_string(Status status) {
 
 namespace {
 
-// Resources grouped by the provider that serves them, in vertex order.
-std::map<providers::Provider*, std::vector<std::size_t>> by_provider(const ResourceGraph& graph,
-                                                                     const RunState& state) {
+// Vertices grouped by the provider that serves them, in vertex order (resources without one left out).
+std::map<providers::Provider*, std::vector<std::size_t>> by_provider(const std::vector<providers::Provider*>& chosen) {
   std::map<providers::Provider*, std::vector<std::size_t>> groups;
-  for (std::size_t v = 0; v < graph.size(); ++v) {
-    if (state[v].provider != nullptr) groups[state[v].provider].push_back(v);
+  for (std::size_t v = 0; v < chosen.size(); ++v) {
+    if (chosen[v] != nullptr) groups[chosen[v]].push_back(v);
   }
   return groups;
+}
+
+// The resources at these vertices, as a provider's batch.
+std::vector<const resources::Resource*> batch_of(const ResourceGraph& graph, const std::vector<std::size_t>& vertices) {
+  std::vector<const resources::Resource*> batch;
+  batch.reserve(vertices.size());
+  for (const std::size_t v : vertices) batch.push_back(graph.resources[v].get());
+  return batch;
 }
 
 // The provider of every resource, each (kind, provider hint) decided once: suitable() may read the
@@ -54,36 +61,26 @@ std::vector<providers::Provider*> choose_providers(const ResourceGraph& graph, c
 std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
                                                const providers::Host& host) {
   std::vector<resources::Error> errors;
-  std::map<providers::Provider*, std::vector<const resources::Resource*>> groups;
   const auto chosen = choose_providers(graph, registry, host);
   for (std::size_t v = 0; v < graph.size(); ++v) {
     const auto& resource = graph.resources[v];
-    providers::Provider* provider = chosen[v];
-    if (provider == nullptr && !resource->provider_hint().empty()) {
-      errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue,
-                                        "no provider '" + resource->provider_hint() + "' for " + resource->kind(),
-                                        resource->location(), resource->key_path(),
-                                        resources::did_you_mean(resource->provider_hint(),
-                                                                registry.provider_names(resource->kind()))});
-      continue;
-    }
-    if (provider != nullptr) groups[provider].push_back(resource.get());
+    if (chosen[v] != nullptr || resource->provider_hint().empty()) continue;
+    errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue,
+                                      "no provider '" + resource->provider_hint() + "' for " + resource->kind(),
+                                      resource->location(), resource->key_path(),
+                                      resources::did_you_mean(resource->provider_hint(),
+                                                              registry.provider_names(resource->kind()))});
   }
-  for (auto& [provider, members] : groups) {
-    for (auto& error : provider->validate(host, members)) errors.push_back(std::move(error));
+  for (const auto& [provider, members] : by_provider(chosen)) {
+    for (auto& error : provider->validate(host, batch_of(graph, members))) errors.push_back(std::move(error));
   }
   return errors;
 }
 
 void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
-  std::map<providers::Provider*, std::vector<const resources::Resource*>> groups;
-  const auto chosen = choose_providers(graph, registry, host);
-  for (std::size_t v = 0; v < graph.size(); ++v) {
-    if (chosen[v] != nullptr) groups[chosen[v]].push_back(graph.resources[v].get());
-  }
-  for (auto& [provider, members] : groups) {
+  for (const auto& [provider, members] : by_provider(choose_providers(graph, registry, host))) {
     if (!provider->unusable_reason(host).empty()) continue;
-    for (auto& added : provider->expand(host, members)) graph.add(std::move(added));
+    for (auto& added : provider->expand(host, batch_of(graph, members))) graph.add(std::move(added));
   }
 }
 
@@ -101,16 +98,14 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
   }
   // One batch per provider; providers observe side by side since they share nothing.
   std::vector<std::function<void()>> work_items;
-  for (auto& [provider, members] : by_provider(graph, state)) {
+  for (const auto& [provider, members] : by_provider(chosen)) {
     auto work = [&graph, &host, &observations, provider, members] {
       const std::string unusable = provider->unusable_reason(host);
       if (!unusable.empty()) {
         for (const std::size_t v : members) observations[v] = providers::Observation::unknown(unusable);
         return;
       }
-      std::vector<const resources::Resource*> batch;
-      for (const std::size_t v : members) batch.push_back(graph.resources[v].get());
-      auto seen = provider->observe(host, batch);
+      auto seen = provider->observe(host, batch_of(graph, members));
       for (std::size_t i = 0; i < members.size(); ++i) {
         observations[members[i]] = i < seen.size() ? std::move(seen[i])
                                                    : providers::Observation::unknown("the provider observed nothing");
