@@ -53,11 +53,11 @@ struct Libgit2 {
   static Libgit2 load() {
     Libgit2 g;
     void* handle = nullptr;
-    for (const char* name : {"libgit2.so.1.5", "libgit2.so"}) {
-      if ((handle = ::dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
-    }
+    // The soname of the libgit2 the headers came from (CMakeLists.txt reads it off the build's library).
+    handle = ::dlopen(RECONCILE_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
-      g.missing = "libgit2 is not installed";
+      const char* why = ::dlerror();
+      g.missing = std::string("cannot load " RECONCILE_LIBGIT2_SONAME) + (why != nullptr ? std::string(": ") + why : "");
       return g;
     }
     auto bind = [&](auto& fn, const char* symbol) {

@@ -104,6 +104,11 @@ std::string render_text(const Report& report, const TextOptions& options) {
     return out;
   }
   for (const auto& warning : report.warnings) out += paint("33", "warning") + ": " + warning + "\n";
+  for (const auto& f : report.files) {
+    if (!f.git_error.empty()) {
+      out += paint("2", "note: git data of " + printable(f.path) + " unavailable: " + printable(f.git_error)) + "\n";
+    }
+  }
   if (!options.quiet) {
     for (const auto& r : report.resources) {
       const std::string where = paint("2", "(" + r.location.str() + ")");
@@ -193,6 +198,7 @@ std::string render_json(const Report& report) {
       file["git_commit"] = f.git_commit;
       file["git_dirty"] = f.git_dirty;
     }
+    if (!f.git_error.empty()) file["git_error"] = f.git_error;
     j["state_files"].push_back(std::move(file));
   }
   j["errors"] = json::array();

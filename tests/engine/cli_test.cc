@@ -206,6 +206,19 @@ TEST_F(CliTest, StateFilesInAGitCheckoutReportTheirCommitAndDirtiness) {
   EXPECT_EQ(dirty["processes_spawned"], 0);
 }
 
+TEST_F(CliTest, AStateFileInACheckoutWithoutACommitSaysWhyItHasNoGitData) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  const auto dir = (root_.path() / "state").string();
+  providers::Exec exec;
+  ASSERT_TRUE(exec.run({{"git", "-C", dir, "init", "-q"}, {}, "", std::chrono::seconds(30)}).ok());
+  auto report = run_json({"--dry-run", file}, 2);
+  EXPECT_FALSE(report["state_files"][0].contains("git_commit")) << report.dump();
+  ASSERT_TRUE(report["state_files"][0].contains("git_error")) << report.dump();
+  EXPECT_FALSE(report["state_files"][0]["git_error"].get<std::string>().empty());
+  auto text = run({"--dry-run", file});
+  EXPECT_NE(text.out.find("note: git data of " + file + " unavailable: "), std::string::npos) << text.out;
+}
+
 TEST_F(CliTest, HostileFilesAreRefusedWithTheFileNamed) {
   const auto huge = state("huge.yaml", "timezone: Etc/UTC\n# " + std::string(9u << 20, 'x') + "\n");
   auto result = run({"--dry-run", huge});

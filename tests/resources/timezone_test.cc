@@ -69,7 +69,7 @@ TEST(TimezoneTest, DiffComparesZoneAndTimezoneFile) {
   EXPECT_EQ(drift[0].desired, "Europe/Helsinki");
 }
 
-TEST(TimezoneTest, KeysOfLaterWavesAreNotSupportedYet) {
+TEST(TimezoneTest, AKeyOfAKindNotBuiltInIsRefusedAsUnsupported) {
   auto compiled = compile_yaml("firewall: {}\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].code, ErrorCode::kUnsupported);
