@@ -171,11 +171,18 @@ if [[ -f "$dir/.complete" ]]; then
   exit 0
 fi
 
-sources=/etc/apt/sources.list.d/debian.sources
-[[ -r "$sources" ]] || die "$sources not found (needed for the apt mirror)"
-# URIs: line of the first stanza, first URI on it.
-mirror="$(awk '/^[[:space:]]*$/{if(seen)exit} /^[^#]/{seen=1} tolower($1)=="uris:"{print $2; exit}' "$sources")"
-[[ -n "$mirror" ]] || die "no URIs: line in the first stanza of $sources"
+# The machine's own Debian mirror: the first URIs: of debian.sources (deb822), else the first `deb` line of
+# sources.list (a host installed with the one-line format), else deb.debian.org.
+mirror=""
+if [[ -r /etc/apt/sources.list.d/debian.sources ]]; then
+  mirror="$(awk '/^[[:space:]]*$/{if(seen)exit} /^[^#]/{seen=1} tolower($1)=="uris:"{print $2; exit}' \
+             /etc/apt/sources.list.d/debian.sources)"
+fi
+if [[ -z "$mirror" && -r /etc/apt/sources.list ]]; then
+  mirror="$(awk '$1=="deb" {for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) {print $i; exit}}' \
+             /etc/apt/sources.list)"
+fi
+[[ -n "$mirror" ]] || mirror=http://deb.debian.org/debian
 
 echo "build-image.sh: building test-host image in $dir (mirror $mirror)" >&2
 start=$(date +%s)
