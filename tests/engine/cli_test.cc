@@ -155,7 +155,11 @@ TEST_F(CliTest, HelpDocumentsExitCodesAndUsageErrorsExitOne) {
   auto help = run({"--help"}, false);
   EXPECT_EQ(help.exit_status, 0);
   EXPECT_NE(help.out.find("6  changes and failures"), std::string::npos);
-  EXPECT_EQ(run({"--jobs=0", "x.yaml"}).exit_status, 1);
+  const auto file = state("s.yaml", "timezone: Etc/UTC\n");
+  auto zero_jobs = run({"--dry-run", "--jobs=0", file});
+  EXPECT_EQ(zero_jobs.exit_status, 1);
+  EXPECT_NE(zero_jobs.err.find("--jobs"), std::string::npos) << zero_jobs.err;
+  EXPECT_EQ(run({"--dry-run", "--jobs=1", file}).exit_status, 0);
   EXPECT_EQ(run({}, false).exit_status, 1);
   auto version = run({"--version"}, false);
   EXPECT_EQ(version.exit_status, 0);
