@@ -138,7 +138,6 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     const resources::Observed* baseline = item.observed.get();
     std::unique_ptr<resources::Observed> predicted;
     if (!seen.blocked_reason.empty()) {
-      item.blocked_reason = seen.blocked_reason;
       for (const std::size_t u : graph.requirements(v)) {
         const Status s = state[u].status;
         if (s == Status::kDrifted) item.after.push_back(graph.resources[u]->id());

@@ -35,7 +35,6 @@ struct ResourceState {
   std::string reason;                // why failed, unknown, skipped or deferred
   std::vector<std::string> after;    // planned against the state predicted after these change
   bool predicted = false;            // the drift is against Resource::predicted()
-  std::string blocked_reason;        // what the observation said stands in the way
   Label label = Label::kNone;
   std::vector<providers::Step> steps;
   double apply_seconds = 0;

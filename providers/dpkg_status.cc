@@ -82,9 +82,6 @@ DpkgStatus parse_dpkg_status(std::string_view text) {
         if (key == "Package") package = value;
         else if (key == "Version") entry.version = value;
         break;
-      case 12:
-        if (key == "Architecture") entry.architecture = value;
-        break;
       default:
         break;
     }

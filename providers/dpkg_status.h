@@ -13,7 +13,6 @@ namespace reconcile::providers {
 /// One package stanza of the dpkg status file.
 struct DpkgEntry {
   std::string version;
-  std::string architecture;
   resources::InstallState state = resources::InstallState::kNotInstalled;
 };
 

@@ -27,7 +27,6 @@ class CompileContext {
 /// A top-level key of the state file and how it compiles.
 struct KindSpec {
   std::string key;      // top-level key, e.g. "timezone"
-  std::string summary;  // one line for --help and the schema test
   std::function<void(const Node& value, CompileContext& context)> compile;
 };
 

@@ -223,7 +223,6 @@ void compile_entry(const Node& entry, PackageState state, const Defaults& defaul
 KindSpec packages_kind() {
   KindSpec spec;
   spec.key = "packages";
-  spec.summary = "packages present, absent or latest, and security updates";
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
     // Unknown keys are reported and the known ones still read, so every error shows at once.

@@ -316,7 +316,6 @@ void compile_entry(const Node& item, Enablement list, CompileContext& context) {
 KindSpec services_kind() {
   KindSpec spec;
   spec.key = "services";
-  spec.summary = "services enabled, disabled or masked";
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
     if (value.is_null()) return;

@@ -42,7 +42,6 @@ std::string check_zone_name(std::string_view zone) {
 KindSpec timezone_kind() {
   KindSpec spec;
   spec.key = "timezone";
-  spec.summary = "the system time zone, e.g. Europe/Helsinki";
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
     const Node* zone_node = &value;

@@ -182,11 +182,6 @@ Drift LoginPolicyResource::diff(const Observed&) const { return {}; }  // the lo
 namespace {
 
 // Where a name was listed, to report contradictions inside the users mapping.
-struct Listed {
-  std::string section;
-  const Node* node;
-};
-
 std::optional<std::string> read_user_name(NodeReader& reader, const Node& node) {
   auto name = reader.string(node, "an account name such as alice");
   if (!name) return std::nullopt;
@@ -276,7 +271,6 @@ std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, Co
 KindSpec users_kind() {
   KindSpec spec;
   spec.key = "users";
-  spec.summary = "accounts present, absent or locked, and the login allow-list";
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
     const bool known_keys = reader.check_keys(
@@ -288,7 +282,7 @@ KindSpec users_kind() {
       if (allow) allow_lockout = *allow;
     }
 
-    std::map<std::string, Listed> allowed_at;
+    std::map<std::string, const Node*> allowed_at;  // name → where it is allowed
     std::unique_ptr<LoginPolicyResource> policy;
     const Node* allow_list = value.find("login_allowed_only");
     if (allow_list != nullptr && (allow_list->is_null() || (allow_list->is_sequence() && allow_list->items.empty()))) {
@@ -303,7 +297,7 @@ KindSpec users_kind() {
       for (const Node* item : reader.list(*node, "account names", true)) {
         auto name = read_user_name(reader, *item);
         if (!name) continue;
-        if (allowed_at.emplace(*name, Listed{"login_allowed_only", item}).second) allowed.push_back(*name);
+        if (allowed_at.emplace(*name, item).second) allowed.push_back(*name);
       }
       policy = std::make_unique<LoginPolicyResource>(std::move(allowed), node->location, node->path);
       policy->set_allow_lockout(allow_lockout);
@@ -322,8 +316,8 @@ KindSpec users_kind() {
         if (ensure != UserEnsure::kPresent && found != allowed_at.end()) {
           reader.fail(*item, ErrorCode::kConflict,
                       "'" + resource->name() + "' is " + std::string(to_string(ensure)) +
-                          " here but allowed to log in at " + found->second.node->location.str() + " (" +
-                          found->second.node->path + ")",
+                          " here but allowed to log in at " + found->second->location.str() + " (" +
+                          found->second->path + ")",
                       "keep one of the two");
           continue;
         }

@@ -105,7 +105,6 @@ class FakeProvider : public providers::Provider {
 inline resources::KindSpec fake_kind() {
   resources::KindSpec spec;
   spec.key = "fakes";
-  spec.summary = "in-memory test resources";
   spec.compile = [](const resources::Node& value, resources::CompileContext& context) {
     for (const auto* item : context.reader().list(value, "fakes")) {
       if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via"}, "a fake")) continue;
