@@ -11,6 +11,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml tzdata util-linux
   # test hosts (tests/host): booted systemd-nspawn containers from a cached Debian image
   mmdebstrap systemd-container zstd socat netcat-openbsd dpkg-dev iproute2
+  # the dnf and zypper providers' tests: RPMs built with rpmbuild, installed into throwaway roots
+  rpm dnf zypper createrepo-c
+  # state files in a git checkout (report's commit and dirty flag) and the tests that make one
+  git
 )
 
 missing=()
