@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <pugixml.hpp>
 #include <sstream>
 
 #include "providers/apt.h"
@@ -255,27 +256,18 @@ std::map<std::string, std::string> parse_dnf_check_update(std::string_view text)
   return out;
 }
 
-std::vector<resources::PendingUpgrade> parse_zypper_upgrades(std::string_view xml) {
+std::expected<std::vector<resources::PendingUpgrade>, std::string> parse_zypper_upgrades(std::string_view xml) {
   std::vector<resources::PendingUpgrade> out;
-  const auto begin = xml.find("<to-upgrade>");
-  const auto end = xml.find("</to-upgrade>");
-  if (begin == std::string_view::npos || end == std::string_view::npos) return out;
-  std::string_view section = xml.substr(begin, end - begin);
-  auto attribute = [](std::string_view tag, std::string_view name) {
-    const std::string key = " " + std::string(name) + "=\"";
-    const auto at = tag.find(key);
-    if (at == std::string_view::npos) return std::string();
-    const auto from = at + key.size();
-    return std::string(tag.substr(from, tag.find('"', from) - from));
-  };
-  std::size_t pos = 0;
-  while ((pos = section.find("<solvable ", pos)) != std::string_view::npos) {
-    const auto close = section.find('>', pos);
-    const std::string_view tag = section.substr(pos, close - pos);
-    pos = close;
-    if (attribute(tag, "type") != "package") continue;
-    out.push_back({attribute(tag, "name"), attribute(tag, "edition-old"), attribute(tag, "edition"),
-                   attribute(tag, "repository"), false});
+  pugi::xml_document doc;
+  if (const pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size()); !parsed) {
+    return std::unexpected("zypper's XML output does not parse (" + std::string(parsed.description()) +
+                           " at byte " + std::to_string(parsed.offset) + ")");
+  }
+  // <stream>…<install-summary><to-upgrade><solvable type="package" name=… edition=… edition-old=…/>, at any depth.
+  for (const pugi::xpath_node& node : doc.select_nodes("//to-upgrade/solvable[@type='package']")) {
+    const pugi::xml_node solvable = node.node();
+    out.push_back({solvable.attribute("name").value(), solvable.attribute("edition-old").value(),
+                   solvable.attribute("edition").value(), solvable.attribute("repository").value(), false});
   }
   return out;
 }
@@ -473,7 +465,9 @@ std::vector<Observation> RpmUpgradeProvider::observe(const Host& host, std::span
     if (!zypper_ok(result)) {
       error = "zypper: " + result.status_text() + ": " + result.tail(3);
     } else {
-      pending = parse_zypper_upgrades(result.out);
+      auto parsed = parse_zypper_upgrades(result.out);
+      if (!parsed) error = parsed.error();
+      else pending = std::move(*parsed);
       for (auto& p : pending) {
         p.security = security;
         if (p.origin.empty()) p.origin = security ? "security patch" : "updates";

@@ -3,6 +3,7 @@
 // repository query, changed with one install and one remove per batch. When Host::root is not "/", every command
 // works on that tree (`rpm --root`, `dnf --installroot`, `zypper --root`), which is how the tests use it.
 
+#include <expected>
 #include <map>
 #include <string>
 #include <string_view>
@@ -26,7 +27,8 @@ std::map<std::string, std::string> parse_rpm_qa(std::string_view text);
 /// Parses `dnf check-update` lines ("name.arch  evr  repo") into name → evr.
 std::map<std::string, std::string> parse_dnf_check_update(std::string_view text);
 /// Parses the `<to-upgrade>` package solvables of a `zypper --xmlout … --dry-run` summary.
-std::vector<resources::PendingUpgrade> parse_zypper_upgrades(std::string_view xml);
+/// The packages of zypper's `--xmlout … --dry-run` install summary, or why the output could not be read.
+std::expected<std::vector<resources::PendingUpgrade>, std::string> parse_zypper_upgrades(std::string_view xml);
 
 /// Whether os-release names a distribution that uses this manager (ID or ID_LIKE).
 bool is_rpm_family(const Host& host, RpmManager manager);

@@ -6,7 +6,7 @@ packages=(
   # build
   build-essential cmake pkg-config
   # libraries
-  libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev
+  libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev libpugixml-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml tzdata util-linux
   # test hosts (tests/host): booted systemd-nspawn containers from a cached Debian image

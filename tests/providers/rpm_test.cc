@@ -46,10 +46,28 @@ TEST(RpmParseTest, ZypperInstallSummaryUpgrades) {
       "<solvable type=\"patch\" name=\"RC-2026-0001\" edition=\"1\" arch=\"noarch\"/>\n"
       "<solvable type=\"package\" name=\"rc-a\" edition=\"2.0-1\" arch=\"noarch\" edition-old=\"1.0-1\" "
       "arch-old=\"noarch\" summary=\"x\">\n</solvable>\n</to-upgrade></install-summary>");
-  ASSERT_EQ(pending.size(), 1u);
-  EXPECT_EQ(pending[0].name, "rc-a");
-  EXPECT_EQ(pending[0].from, "1.0-1");
-  EXPECT_EQ(pending[0].to, "2.0-1");
+  ASSERT_TRUE(pending.has_value()) << pending.error();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].name, "rc-a");
+  EXPECT_EQ((*pending)[0].from, "1.0-1");
+  EXPECT_EQ((*pending)[0].to, "2.0-1");
+}
+
+TEST(RpmParseTest, ZypperXmlIsReadAsXmlNotAsText) {
+  // An attribute order, quoting and entities that text matching gets wrong; a solvable outside to-upgrade.
+  const auto pending = parse_zypper_upgrades(
+      "<?xml version='1.0'?>\n<stream><message type=\"info\">&lt;to-upgrade&gt;</message><install-summary>"
+      "<to-install><solvable type='package' name='new' edition='1-1'/></to-install>"
+      "<to-upgrade><solvable edition-old='1.0-1' name='rc-b' type='package' edition='2.0-1' "
+      "repository='Main &amp; Updates'/></to-upgrade></install-summary></stream>");
+  ASSERT_TRUE(pending.has_value()) << pending.error();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].name, "rc-b");
+  EXPECT_EQ((*pending)[0].from, "1.0-1");
+  EXPECT_EQ((*pending)[0].origin, "Main & Updates");
+  const auto broken = parse_zypper_upgrades("<stream><install-summary><to-upgrade>");
+  ASSERT_FALSE(broken.has_value());
+  EXPECT_NE(broken.error().find("does not parse"), std::string::npos) << broken.error();
 }
 
 TEST(RpmProviderTest, SuitableFromOsRelease) {
