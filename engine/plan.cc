@@ -94,7 +94,15 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
                                                               registry.provider_names(resource->kind()))});
   }
   for (const auto& [provider, members] : by_provider(chosen)) {
-    for (auto& error : provider->validate(host, batch_of(graph, members))) errors.push_back(std::move(error));
+    try {
+      for (auto& error : provider->validate(host, batch_of(graph, members))) errors.push_back(std::move(error));
+    } catch (...) {
+      const auto& first = *graph.resources[members.front()];
+      errors.push_back(resources::Error{resources::ErrorCode::kSystem,
+                                        exception_message("validate", std::current_exception()) + " (provider " +
+                                            std::string(provider->name()) + ")",
+                                        first.location(), first.key_path(), ""});
+    }
   }
   return errors;
 }

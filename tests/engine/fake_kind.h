@@ -54,6 +54,7 @@ class FakeProvider : public providers::Provider {
   std::set<std::string> failing, blocked, unobservable, stuck;
   /// Names whose batch makes observe() or apply() throw std::runtime_error("<name> exploded").
   std::set<std::string> throw_in_observe, throw_in_apply;
+  bool throw_in_validate = false;
   std::vector<std::vector<std::string>> batches;  // names per apply() call
   int observe_calls = 0;
   std::mutex mutex;
@@ -62,6 +63,10 @@ class FakeProvider : public providers::Provider {
   /// Called at the start of every apply() (outside the provider's lock), e.g. to hold it open.
   std::function<void()> on_apply;
   std::string_view kind() const override { return "fake"; }
+  std::vector<resources::Error> validate(const providers::Host&, std::span<const resources::Resource* const>) override {
+    if (throw_in_validate) throw std::runtime_error("validate exploded");
+    return {};
+  }
   std::vector<providers::Observation> observe(const providers::Host&,
                                               std::span<const resources::Resource* const> resources) override {
     std::lock_guard lock(mutex);

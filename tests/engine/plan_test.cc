@@ -252,6 +252,15 @@ TEST(ExecutorTest, ProviderThatThrowsInObserveLeavesItsBatchUnknownAndOthersConv
   EXPECT_EQ(other->world["c"], "on");
 }
 
+TEST_F(PlanTest, ProviderThatThrowsInValidateIsAnErrorAtItsFirstResource) {
+  compile_state("fakes: [{name: a}, {name: b}]\n");
+  fake_->throw_in_validate = true;
+  const auto errors = validate_on_host(compiled_.graph, registry_, host_);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "validate failed: validate exploded (provider fake)");
+  EXPECT_EQ(errors[0].location.line, compiled_.graph.resources[0]->location().line);
+}
+
 TEST(ExecutorTest, RunWhoseProviderThrowsInApplyStillWritesItsReport) {
   if (::geteuid() != 0) GTEST_SKIP() << "applying needs root";
   testing::FakeProvider* fake = nullptr;
