@@ -107,11 +107,21 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
   return errors;
 }
 
-void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
+std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
+  std::vector<resources::Error> errors;
   for (const auto& [provider, members] : by_provider(choose_providers(graph, registry, host))) {
-    if (!provider->unusable_reason(host).empty()) continue;
-    for (auto& added : provider->expand(host, batch_of(graph, members))) graph.add(std::move(added));
+    try {
+      if (!provider->unusable_reason(host).empty()) continue;
+      for (auto& added : provider->expand(host, batch_of(graph, members))) graph.add(std::move(added));
+    } catch (...) {
+      const auto& first = *graph.resources[members.front()];
+      errors.push_back(resources::Error{resources::ErrorCode::kSystem,
+                                        exception_message("expand", std::current_exception()) + " (provider " +
+                                            std::string(provider->name()) + ")",
+                                        first.location(), first.key_path(), ""});
+    }
   }
+  return errors;
 }
 
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,

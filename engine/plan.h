@@ -47,8 +47,9 @@ struct ResourceState {
 /// Every resource's state, indexed like the graph's vertices.
 using RunState = std::vector<ResourceState>;
 
-/// Lets each provider add the resources that depend on what the host holds (Provider::expand).
-void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host);
+/// Lets each provider add the resources that depend on what the host holds (Provider::expand); a provider
+/// that throws is an error at its first resource.
+std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host);
 
 /// What an exception escaping a provider says, for the resources it fails: "observe failed: <what>".
 std::string exception_message(std::string_view during, std::exception_ptr error);

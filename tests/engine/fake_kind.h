@@ -54,7 +54,7 @@ class FakeProvider : public providers::Provider {
   std::set<std::string> failing, blocked, unobservable, stuck;
   /// Names whose batch makes observe() or apply() throw std::runtime_error("<name> exploded").
   std::set<std::string> throw_in_observe, throw_in_apply;
-  bool throw_in_validate = false;
+  bool throw_in_validate = false, throw_in_expand = false;
   std::vector<std::vector<std::string>> batches;  // names per apply() call
   int observe_calls = 0;
   std::mutex mutex;
@@ -65,6 +65,11 @@ class FakeProvider : public providers::Provider {
   std::string_view kind() const override { return "fake"; }
   std::vector<resources::Error> validate(const providers::Host&, std::span<const resources::Resource* const>) override {
     if (throw_in_validate) throw std::runtime_error("validate exploded");
+    return {};
+  }
+  std::vector<std::unique_ptr<resources::Resource>> expand(const providers::Host&,
+                                                           std::span<const resources::Resource* const>) override {
+    if (throw_in_expand) throw std::runtime_error("expand exploded");
     return {};
   }
   std::vector<providers::Observation> observe(const providers::Host&,

@@ -261,6 +261,15 @@ TEST_F(PlanTest, ProviderThatThrowsInValidateIsAnErrorAtItsFirstResource) {
   EXPECT_EQ(errors[0].location.line, compiled_.graph.resources[0]->location().line);
 }
 
+TEST_F(PlanTest, ProviderThatThrowsInExpandIsAnErrorAtItsFirstResource) {
+  compile_state("fakes: [{name: a}, {name: b}]\n");
+  fake_->throw_in_expand = true;
+  const auto errors = expand_all(compiled_.graph, registry_, host_);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "expand failed: expand exploded (provider fake)");
+  EXPECT_EQ(compiled_.graph.size(), 2u);
+}
+
 TEST(ExecutorTest, RunWhoseProviderThrowsInApplyStillWritesItsReport) {
   if (::geteuid() != 0) GTEST_SKIP() << "applying needs root";
   testing::FakeProvider* fake = nullptr;
