@@ -85,7 +85,13 @@ class Scheduler {
       batch.swap(members);
       ++running_;
       ++in_flight_[provider];
-      workers_.emplace_back([this, provider, batch] { apply_batch(provider, batch); });
+      workers_.emplace_back([this, provider, batch] {
+        try {
+          apply_batch(provider, batch);
+        } catch (...) {
+          abandon(provider, batch, exception_message("apply", std::current_exception()));
+        }
+      });
     }
   }
 
@@ -103,7 +109,7 @@ class Scheduler {
         }
       }
       std::vector<providers::Observation> seen;
-      if (!predicted.empty()) seen = provider->observe(host_, predicted);
+      if (!predicted.empty()) seen = observe_batch(*provider, host_, predicted);
       std::lock_guard lock(mutex_);
       for (std::size_t k = 0; k < predicted_at.size(); ++k) {
         const std::size_t v = batch[predicted_at[k]];
@@ -136,7 +142,14 @@ class Scheduler {
     }
     const auto started = Clock::now();
     std::vector<providers::ChangeOutcome> outcomes;
-    if (!changes.empty()) outcomes = provider->apply(host_, changes);
+    if (!changes.empty()) {
+      try {
+        outcomes = provider->apply(host_, changes);
+      } catch (...) {
+        const std::string message = exception_message("apply", std::current_exception());
+        outcomes.assign(changes.size(), providers::ChangeOutcome::failed(message));
+      }
+    }
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
     std::lock_guard lock(mutex_);
@@ -162,6 +175,26 @@ class Scheduler {
     }
     for (const std::size_t v : batch) {
       const Status s = state_[v].status;
+      if (s == Status::kFailed || s == Status::kDeferred) fail_dependents(v);
+      else release(v);
+    }
+    --running_;
+    --in_flight_[provider];
+    ++finished_batches_;
+    wake_.notify_one();
+  }
+
+  // What escaped apply_batch (outside the provider's calls, which are caught there): the batch's
+  // unfinished members fail with the message, and the batch ends so the scheduler goes on.
+  void abandon(providers::Provider* provider, const std::vector<std::size_t>& batch, const std::string& message) {
+    std::lock_guard lock(mutex_);
+    for (const std::size_t v : batch) {
+      auto& item = state_[v];
+      if (item.status == Status::kDrifted) {
+        item.status = Status::kFailed;
+        item.reason = message;
+      }
+      const Status s = item.status;
       if (s == Status::kFailed || s == Status::kDeferred) fail_dependents(v);
       else release(v);
     }
@@ -226,7 +259,7 @@ void verify(const ResourceGraph& graph, RunState& state, const providers::Host& 
   for (auto& [provider, members] : changed) {
     std::vector<const resources::Resource*> batch;
     for (const std::size_t v : members) batch.push_back(graph.resources[v].get());
-    auto seen = provider->observe(host, batch);
+    auto seen = observe_batch(*provider, host, batch);
     for (std::size_t i = 0; i < members.size(); ++i) {
       auto& item = state[members[i]];
       if (i >= seen.size() || seen[i].state == nullptr) {

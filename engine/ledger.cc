@@ -57,7 +57,9 @@ std::string Ledger::save(const std::filesystem::path& path) const {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return "cannot create " + path.parent_path().string() + ": " + ec.message();
-  auto written = providers::write_file_atomic(path, json.dump(2) + "\n", 0600);
+  // Bytes that are not UTF-8 (a name read from the host) are replaced, never thrown over.
+  const std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  auto written = providers::write_file_atomic(path, text, 0600);
   return written ? "" : written.error();
 }
 

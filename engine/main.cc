@@ -69,7 +69,7 @@ std::string path_value(const std::string& value) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"reconcile: converge this host to the desired state in STATE files (YAML or JSON).\n"
                "Later files override earlier ones key by key.",
                "reconcile"};
@@ -210,4 +210,16 @@ int main(int argc, char** argv) {
     }
   }
   return report.exit_code;
+}
+
+// The last boundary: an exception that escaped the run ends it with exit 1 and a message, never std::terminate.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "reconcile: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "reconcile: internal error: an exception that is not a std::exception\n");
+  }
+  return 1;
 }

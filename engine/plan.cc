@@ -58,6 +58,28 @@ std::vector<providers::Provider*> choose_providers(const ResourceGraph& graph, c
 
 }  // namespace
 
+std::string exception_message(std::string_view during, std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return std::string(during) + " failed: " + e.what();
+  } catch (...) {
+    return std::string(during) + " failed: an exception that is not a std::exception";
+  }
+}
+
+std::vector<providers::Observation> observe_batch(providers::Provider& provider, const providers::Host& host,
+                                                  std::span<const resources::Resource* const> batch) {
+  try {
+    return provider.observe(host, batch);
+  } catch (...) {
+    const std::string message = exception_message("observe", std::current_exception());
+    std::vector<providers::Observation> out;
+    for (std::size_t i = 0; i < batch.size(); ++i) out.push_back(providers::Observation::unknown(message));
+    return out;
+  }
+}
+
 std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
                                                const providers::Host& host) {
   std::vector<resources::Error> errors;
@@ -72,16 +94,34 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
                                                               registry.provider_names(resource->kind()))});
   }
   for (const auto& [provider, members] : by_provider(chosen)) {
-    for (auto& error : provider->validate(host, batch_of(graph, members))) errors.push_back(std::move(error));
+    try {
+      for (auto& error : provider->validate(host, batch_of(graph, members))) errors.push_back(std::move(error));
+    } catch (...) {
+      const auto& first = *graph.resources[members.front()];
+      errors.push_back(resources::Error{resources::ErrorCode::kSystem,
+                                        exception_message("validate", std::current_exception()) + " (provider " +
+                                            std::string(provider->name()) + ")",
+                                        first.location(), first.key_path(), ""});
+    }
   }
   return errors;
 }
 
-void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
+std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
+  std::vector<resources::Error> errors;
   for (const auto& [provider, members] : by_provider(choose_providers(graph, registry, host))) {
-    if (!provider->unusable_reason(host).empty()) continue;
-    for (auto& added : provider->expand(host, batch_of(graph, members))) graph.add(std::move(added));
+    try {
+      if (!provider->unusable_reason(host).empty()) continue;
+      for (auto& added : provider->expand(host, batch_of(graph, members))) graph.add(std::move(added));
+    } catch (...) {
+      const auto& first = *graph.resources[members.front()];
+      errors.push_back(resources::Error{resources::ErrorCode::kSystem,
+                                        exception_message("expand", std::current_exception()) + " (provider " +
+                                            std::string(provider->name()) + ")",
+                                        first.location(), first.key_path(), ""});
+    }
   }
+  return errors;
 }
 
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
@@ -99,16 +139,22 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
   // One batch per provider; providers observe side by side since they share nothing.
   std::vector<std::function<void()>> work_items;
   for (const auto& [provider, members] : by_provider(chosen)) {
+    // A thread body: whatever it throws becomes the batch's unknown state, never std::terminate.
     auto work = [&graph, &host, &observations, provider, members] {
-      const std::string unusable = provider->unusable_reason(host);
-      if (!unusable.empty()) {
-        for (const std::size_t v : members) observations[v] = providers::Observation::unknown(unusable);
-        return;
-      }
-      auto seen = provider->observe(host, batch_of(graph, members));
-      for (std::size_t i = 0; i < members.size(); ++i) {
-        observations[members[i]] = i < seen.size() ? std::move(seen[i])
-                                                   : providers::Observation::unknown("the provider observed nothing");
+      try {
+        const std::string unusable = provider->unusable_reason(host);
+        if (!unusable.empty()) {
+          for (const std::size_t v : members) observations[v] = providers::Observation::unknown(unusable);
+          return;
+        }
+        auto seen = observe_batch(*provider, host, batch_of(graph, members));
+        for (std::size_t i = 0; i < members.size(); ++i) {
+          observations[members[i]] = i < seen.size() ? std::move(seen[i])
+                                                     : providers::Observation::unknown("the provider observed nothing");
+        }
+      } catch (...) {
+        const std::string message = exception_message("observe", std::current_exception());
+        for (const std::size_t v : members) observations[v] = providers::Observation::unknown(message);
       }
     };
     work_items.emplace_back(work);

@@ -1,8 +1,11 @@
 #pragma once
 // Observe every resource (once per provider) and plan: a pure diff of desired against observed.
 
+#include <exception>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/graph.h"
@@ -43,8 +46,17 @@ struct ResourceState {
 /// Every resource's state, indexed like the graph's vertices.
 using RunState = std::vector<ResourceState>;
 
-/// Lets each provider add the resources that depend on what the host holds (Provider::expand).
-void expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host);
+/// Lets each provider add the resources that depend on what the host holds (Provider::expand); a provider
+/// that throws is an error at its first resource.
+std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host);
+
+/// What an exception escaping a provider says, for the resources it fails: "observe failed: <what>".
+std::string exception_message(std::string_view during, std::exception_ptr error);
+
+/// provider.observe(), one observation per resource, never throwing: an exception leaves every
+/// resource of the batch unknown with its message.
+std::vector<providers::Observation> observe_batch(providers::Provider& provider, const providers::Host& host,
+                                                  std::span<const resources::Resource* const> batch);
 
 /// Chooses each resource's provider (into state) and observes them, one batch per provider.
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,

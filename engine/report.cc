@@ -21,19 +21,48 @@ std::string seconds_text(double seconds) {
   return buffer;
 }
 
-// Text from a state file made safe for a terminal: control bytes shown as escapes (a NUL would cut
-// the line, an escape sequence would drive the terminal), and very long text cut short.
+// The length of the well-formed UTF-8 sequence of two to four bytes at text[at], or 0 when there is none
+// (a stray continuation byte, a truncated sequence, an overlong form, a surrogate, past U+10FFFF).
+std::size_t utf8_sequence(std::string_view text, std::size_t at) {
+  const auto lead = static_cast<unsigned char>(text[at]);
+  const std::size_t length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3
+                             : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  if (length == 0 || at + length > text.size()) return 0;
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((static_cast<unsigned char>(text[at + i]) & 0xc0) != 0x80) return 0;
+  }
+  const auto second = static_cast<unsigned char>(text[at + 1]);
+  if ((lead == 0xe0 && second < 0xa0) || (lead == 0xed && second > 0x9f)) return 0;
+  if ((lead == 0xf0 && second < 0x90) || (lead == 0xf4 && second > 0x8f)) return 0;
+  return length;
+}
+
+// Text from a state file or the host made safe for a terminal: control bytes and bytes that are not
+// UTF-8 shown as escapes (a NUL would cut the line, an escape sequence would drive the terminal), and
+// very long text cut short.
 std::string printable(std::string_view text, std::size_t max_bytes = 600) {
   std::string out;
-  for (const char c : text) {
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    const char c = text[at];
     const auto u = static_cast<unsigned char>(c);
     if (out.size() >= max_bytes) {
       out += "…";
       break;
     }
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (u < 0x20 || u == 0x7f) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u >= 0x80) {
+      if (const std::size_t length = utf8_sequence(text, at); length > 0) {
+        out += text.substr(at, length);
+        at += length - 1;
+        continue;
+      }
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+      out += escaped;
+    } else if (u < 0x20 || u == 0x7f) {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
       out += escaped;
@@ -103,7 +132,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
            " in the state; nothing was observed or changed.\n";
     return out;
   }
-  for (const auto& warning : report.warnings) out += paint("33", "warning") + ": " + warning + "\n";
+  for (const auto& warning : report.warnings) out += paint("33", "warning") + ": " + printable(warning) + "\n";
   for (const auto& f : report.files) {
     if (!f.git_error.empty()) {
       out += paint("2", "note: git data of " + printable(f.path) + " unavailable: " + printable(f.git_error)) + "\n";
@@ -111,32 +140,40 @@ std::string render_text(const Report& report, const TextOptions& options) {
   }
   if (!options.quiet) {
     for (const auto& r : report.resources) {
+      const std::string id = printable(r.id, 300);
       const std::string where = paint("2", "(" + r.location.str() + ")");
-      const std::string label = r.label == Label::kNone ? "" : " " + paint("2", "[" + std::string(to_string(r.label)) + "]");
+      const std::string label =
+          r.label == Label::kNone ? "" : " " + paint("2", "[" + std::string(to_string(r.label)) + "]");
       switch (r.status) {
         case Status::kInSync:
-          if (options.verbose) out += paint("2", "  " + r.id + ": in sync" + (r.reason.empty() ? "" : " (" + r.reason + ")")) + "\n";
+          if (options.verbose) {
+            const std::string note = r.reason.empty() ? "" : " (" + printable(r.reason) + ")";
+            out += paint("2", "  " + id + ": in sync" + note) + "\n";
+          }
           break;
         case Status::kDrifted:
         case Status::kChanged: {
           const bool done = r.status == Status::kChanged;
           const std::string mark = done ? paint("32", "✓") : paint("33", "~");
           for (const auto& d : r.drift) {
-            out += mark + " " + r.id + ": " + drift_text(d) + label + " " + where + "\n";
+            out += mark + " " + id + ": " + drift_text(d) + label + " " + where + "\n";
           }
           if (!done && !r.after.empty()) {
             out += "    would change after " + r.after.front() + (r.after.size() > 1 ? " and others" : "") + "\n";
           }
           if (done) {
-            for (const auto& s : r.steps) out += paint("2", "    ran: " + s.what + " (" + seconds_text(s.seconds) + ")") + "\n";
+            for (const auto& s : r.steps) {
+              out += paint("2", "    ran: " + printable(s.what) + " (" + seconds_text(s.seconds) + ")") + "\n";
+            }
           }
           break;
         }
         case Status::kFailed:
-          out += paint("31", "✗") + " " + r.id + ": " + paint("31", "failed") + ": " + printable(r.reason, 2000) + " " + where + "\n";
+          out += paint("31", "✗") + " " + id + ": " + paint("31", "failed") + ": " + printable(r.reason, 2000) + " " +
+                 where + "\n";
           for (const auto& d : r.drift) out += "    wanted: " + drift_text(d) + "\n";
           for (const auto& s : r.steps) {
-            out += "    ran: " + s.what + " → exit " + std::to_string(s.exit_status) + "\n";
+            out += "    ran: " + printable(s.what) + " → exit " + std::to_string(s.exit_status) + "\n";
             std::size_t start = 0;
             while (start < s.error_tail.size()) {
               const std::size_t end = std::min(s.error_tail.find('\n', start), s.error_tail.size());
@@ -146,13 +183,14 @@ std::string render_text(const Report& report, const TextOptions& options) {
           }
           break;
         case Status::kSkipped:
-          out += paint("33", "-") + " " + r.id + ": skipped: " + printable(r.reason) + " " + where + "\n";
+          out += paint("33", "-") + " " + id + ": skipped: " + printable(r.reason) + " " + where + "\n";
           break;
         case Status::kUnknown:
-          out += paint("35", "?") + " " + r.id + ": unknown: " + printable(r.reason) + " " + where + "\n";
+          out += paint("35", "?") + " " + id + ": unknown: " + printable(r.reason) + " " + where + "\n";
           break;
         case Status::kDeferred:
-          out += paint("33", "…") + " " + r.id + ": deferred to the next run: " + printable(r.reason) + " " + where + "\n";
+          out += paint("33", "…") + " " + id + ": deferred to the next run: " + printable(r.reason) + " " + where +
+                 "\n";
           break;
       }
     }

@@ -132,8 +132,13 @@ Report converge(const RunOptions& options, const Registry& registry) {
   std::vector<providers::Observation> observations;
   {
     PhaseTimer timer(report.phases, "observe");
-    expand_all(graph, registry, host);
-    observations = observe_all(graph, registry, host, state);
+    report.errors = expand_all(graph, registry, host);
+    if (report.errors.empty()) observations = observe_all(graph, registry, host, state);
+  }
+  if (!report.errors.empty()) {
+    report.ended = now_iso8601();
+    finish(report);
+    return report;
   }
   {
     PhaseTimer timer(report.phases, "plan");

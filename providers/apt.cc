@@ -46,8 +46,18 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-Step step_of(const std::vector<std::string>& argv, const ExecResult& result) {
-  return Step{Exec::describe(argv), result.seconds, result.exit_status, result.ok() ? "" : result.tail()};
+// The names in a directory, as far as it can be read: /proc entries vanish while they are listed
+// (a process exits), and that ends the listing quietly, never with an exception.
+std::vector<std::string> entries_of(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  const std::filesystem::directory_iterator end;
+  while (!ec && it != end) {
+    names.push_back(it->path().filename().string());
+    it.increment(ec);
+  }
+  return names;
 }
 
 // apt-get with the options every changing run shares: no prompts, keep changed config files, bounded lock wait.
@@ -318,20 +328,19 @@ std::vector<resources::PendingUpgrade> parse_apt_simulation(std::string_view tex
   return out;
 }
 
-std::string dpkg_lock_holders(const Host& host) {
+std::string dpkg_lock_holders(const Host& host, const std::filesystem::path& proc) {
   const std::string targets[] = {host.path(kLockFrontend).string(), host.path(kLock).string()};
+  const std::string self = std::to_string(::getpid());
   std::set<std::string> found;
-  std::error_code ec;
-  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string pid = proc.path().filename().string();
-    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit) || pid == std::to_string(::getpid())) continue;
-    std::error_code fd_ec;
-    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fd_ec)) {
+  for (const auto& pid : entries_of(proc)) {
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), digit) || pid == self) continue;
+    for (const auto& fd : entries_of(proc / pid / "fd")) {
       std::error_code link_ec;
-      const auto target = std::filesystem::read_symlink(fd.path(), link_ec).string();
+      const std::string target = std::filesystem::read_symlink(proc / pid / "fd" / fd, link_ec).string();
       if (link_ec || (target != targets[0] && target != targets[1])) continue;
       std::string comm;
-      if (auto text = read_file(proc.path() / "comm", 256)) comm = text->substr(0, text->find('\n'));
+      if (auto text = read_file(proc / pid / "comm", 256)) comm = text->substr(0, text->find('\n'));
       found.insert("process " + pid + (comm.empty() ? "" : " (" + comm + ")"));
       break;
     }

@@ -2,6 +2,7 @@
 // Debian packages: observed in-process from the dpkg database, candidates from one `apt-cache policy`,
 // changed with one `apt-get install`, one `apt-get remove` and one `apt-get purge` per batch.
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,8 +25,9 @@ std::map<std::string, AptCandidate> parse_apt_policy(std::string_view text);
 /// Parses the `Inst` lines of `apt-get -s upgrade` into pending upgrades (new installs are skipped).
 std::vector<resources::PendingUpgrade> parse_apt_simulation(std::string_view text);
 
-/// "process 1234 (apt-get)" for each process with the dpkg lock file open, read from /proc; "" when none.
-std::string dpkg_lock_holders(const Host& host);
+/// "process 1234 (apt-get)" for each process with the dpkg lock file open, read from proc (/proc); "" when
+/// none. Never throws: a process that exits while it is read is left out.
+std::string dpkg_lock_holders(const Host& host, const std::filesystem::path& proc = "/proc");
 
 /// Whether os-release names Debian or a derivative (ID or ID_LIKE).
 bool is_debian_like(const Host& host);

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <thread>
 
 extern char** environ;
 
@@ -54,7 +56,11 @@ std::string ExecResult::tail(std::size_t max_lines) const {
 
 std::string ExecResult::status_text() const {
   if (!spawn_error.empty()) return "not started: " + spawn_error;
-  if (timed_out) return "timed out after " + std::to_string(static_cast<int>(seconds)) + " s";
+  if (timed_out) {
+    char text[48];
+    std::snprintf(text, sizeof text, seconds < 10 ? "timed out after %.1f s" : "timed out after %.0f s", seconds);
+    return text;
+  }
   if (signal != 0) return std::string("killed by signal ") + std::to_string(signal);
   return "exit status " + std::to_string(exit_status);
 }
@@ -154,6 +160,7 @@ ExecResult Exec::run(const ExecRequest& request) {
     if (left.count() <= 0) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);  // also when it left its process group
       break;
     }
     const int ready = ::poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
@@ -180,8 +187,19 @@ ExecResult Exec::run(const ExecRequest& request) {
   close_fd(in_pipe[1]);
   close_fd(out_pipe[0]);
   close_fd(err_pipe[0]);
+  // A command may close its output and go on running: the deadline holds for its exit too.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (true) {
+    const pid_t done = ::waitpid(pid, &status, result.timed_out ? 0 : WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (done != 0) continue;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);

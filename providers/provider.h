@@ -47,9 +47,21 @@ struct Observation {
 struct Step {
   std::string what;         // the command line, or "rename /etc/.localtime.tmp → /etc/localtime"
   double seconds = 0;
-  int exit_status = 0;      // 0 for in-process steps that worked
+  int exit_status = 0;      // 0 for in-process steps that worked; -1 for a command that did not exit
   std::string error_tail;   // the last lines of its error output when it failed
 };
+
+/// The report's record of a command that ran: its line, time and exit status (-1 when it did not exit:
+/// killed, timed out or not started); when it failed, why it ended and the last lines of its error output.
+inline Step step_of(const std::vector<std::string>& argv, const ExecResult& result) {
+  Step step{Exec::describe(argv), result.seconds, result.exit_status, ""};
+  if (result.ok()) return step;
+  const std::string tail = result.tail();
+  if (!result.spawn_error.empty()) step.error_tail = result.status_text();
+  else if (result.exit_status < 0) step.error_tail = result.status_text() + (tail.empty() ? "" : "\n" + tail);
+  else step.error_tail = tail;
+  return step;
+}
 
 /// A drifted resource handed to apply().
 struct Change {

@@ -94,10 +94,6 @@ bool zypper_ok(const ExecResult& result) {
                          result.exit_status <= 103);
 }
 
-Step step_of(const std::vector<std::string>& argv, const ExecResult& result) {
-  return Step{Exec::describe(argv), result.seconds, result.exit_status, result.ok() ? "" : result.tail()};
-}
-
 // Installed packages from one `rpm -qa`.
 std::optional<std::map<std::string, std::string>> query_installed(const Host& host, std::string* error) {
   std::vector<std::string> argv{"rpm"};

@@ -196,11 +196,6 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   }
 }
 
-Step step_of(const ExecRequest& request, const ExecResult& result) {
-  return Step{Exec::describe(request.argv), result.seconds, result.ok() ? 0 : (result.exit_status < 0 ? 1 : result.exit_status),
-              result.ok() ? "" : result.tail()};
-}
-
 // Runs one tool with --root when the host is not this machine, in the C locale.
 ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector<Step>& steps) {
   if (host.root != "/" && !host.root.empty()) argv.insert(argv.begin() + 1, {"--root", host.root.string()});
@@ -209,7 +204,7 @@ ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector
   request.extra_env = {"LC_ALL=C"};
   request.timeout = std::chrono::minutes(2);
   const ExecResult result = host.exec->run(request);
-  steps.push_back(step_of(request, result));
+  steps.push_back(step_of(request.argv, result));
   return result;
 }
 

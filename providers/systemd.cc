@@ -354,8 +354,7 @@ std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<co
     request.argv = {std::string(kSysvInstall), w.enable ? "enable" : "disable", "--", w.sysv};
     request.timeout = std::chrono::seconds(60);
     const ExecResult result = host.exec->run(request);
-    add_step(w,
-             Step{Exec::describe(request.argv), result.seconds, result.exit_status, result.ok() ? "" : result.tail()},
+    add_step(w, step_of(request.argv, result),
              result.ok() ? "" : "systemd-sysv-install " + std::string(w.enable ? "enable " : "disable ") + w.sysv +
                                     ": " + result.status_text());
     files_changed = files_changed || result.ok();

@@ -272,6 +272,26 @@ TEST_F(CliTest, ControlBytesFromTheFileAreEscapedInMessages) {
   EXPECT_NE(result.err.find("1 error; nothing was changed."), std::string::npos) << result.err;
 }
 
+TEST_F(CliTest, BytesThatAreNotUtf8InPasswdAreReplacedInJsonAndEscapedInText) {
+  root_.write("etc/passwd",
+              "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Al\xff" "ce:/home/al\xc3" "ce:/bin/b\xe9sh\n");
+  root_.write("etc/shadow", "root:*:19000:0:99999:7:::\nalice:!:19000:0:99999:7:::\n");
+  root_.write("etc/group", "root:x:0:\nalice:x:1000:\n");
+  root_.write("etc/shells", "/bin/sh\n/bin/bash\n");
+  root_.write("usr/sbin/usermod", "");
+  const auto file = state("s.yaml", "users:\n  present:\n    - {name: alice, shell: /bin/bash, home: /home/alice}\n");
+  const auto report = run_json({"--dry-run", file}, 2);
+  ASSERT_EQ(report["resources"].size(), 1u) << report.dump(1);
+  std::string observed;
+  for (const auto& drift : report["resources"][0]["drift"]) observed += drift["observed"].get<std::string>() + ";";
+  EXPECT_NE(observed.find("/bin/b\xef\xbf\xbdsh"), std::string::npos) << observed;
+  EXPECT_NE(observed.find("/home/al\xef\xbf\xbd" "ce"), std::string::npos) << observed;
+  const auto text = run({"--dry-run", file});
+  EXPECT_EQ(text.exit_status, 2) << text.err;
+  EXPECT_NE(text.out.find("/bin/b\\xe9sh"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("/home/al\\xc3ce"), std::string::npos) << text.out;
+}
+
 TEST_F(CliTest, AMappingWithManyKeysLoadsWithoutQuadraticWork) {
   std::string text = "timezone: Etc/UTC\nfakes_not_known:\n";
   for (int i = 0; i < 100000; ++i) text += "  k" + std::to_string(i) + ": 1\n";

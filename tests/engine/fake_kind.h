@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 
 #include "engine/registry.h"
 #include "providers/provider.h"
@@ -51,6 +52,9 @@ class FakeProvider : public providers::Provider {
   explicit FakeProvider(std::string name = "fake") : name_(std::move(name)) {}
   std::map<std::string, std::string> world;
   std::set<std::string> failing, blocked, unobservable, stuck;
+  /// Names whose batch makes observe() or apply() throw std::runtime_error("<name> exploded").
+  std::set<std::string> throw_in_observe, throw_in_apply;
+  bool throw_in_validate = false, throw_in_expand = false;
   std::vector<std::vector<std::string>> batches;  // names per apply() call
   int observe_calls = 0;
   std::mutex mutex;
@@ -59,10 +63,22 @@ class FakeProvider : public providers::Provider {
   /// Called at the start of every apply() (outside the provider's lock), e.g. to hold it open.
   std::function<void()> on_apply;
   std::string_view kind() const override { return "fake"; }
+  std::vector<resources::Error> validate(const providers::Host&, std::span<const resources::Resource* const>) override {
+    if (throw_in_validate) throw std::runtime_error("validate exploded");
+    return {};
+  }
+  std::vector<std::unique_ptr<resources::Resource>> expand(const providers::Host&,
+                                                           std::span<const resources::Resource* const>) override {
+    if (throw_in_expand) throw std::runtime_error("expand exploded");
+    return {};
+  }
   std::vector<providers::Observation> observe(const providers::Host&,
                                               std::span<const resources::Resource* const> resources) override {
     std::lock_guard lock(mutex);
     ++observe_calls;
+    for (const auto* resource : resources) {
+      if (throw_in_observe.contains(resource->name())) throw std::runtime_error(resource->name() + " exploded");
+    }
     std::vector<providers::Observation> out;
     for (const auto* resource : resources) {
       if (unobservable.contains(resource->name())) {
@@ -86,6 +102,7 @@ class FakeProvider : public providers::Provider {
     for (const auto& change : changes) {
       const auto& fake = dynamic_cast<const FakeResource&>(*change.resource);
       names.push_back(fake.name());
+      if (throw_in_apply.contains(fake.name())) throw std::runtime_error(fake.name() + " exploded");
       if (failing.contains(fake.name())) {
         out.push_back(providers::ChangeOutcome::failed("it broke", {{"set " + fake.name(), 0.0, 1, "boom"}}));
         continue;

@@ -1,15 +1,20 @@
 #include "engine/plan.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/compile.h"
 
 #include "engine/executor.h"
 #include "engine/loader.h"
+#include "engine/report.h"
+#include "engine/run.h"
 #include "tests/engine/fake_kind.h"
+#include "tests/engine/temp_root.h"
 
 namespace reconcile::engine {
 namespace {
@@ -197,6 +202,93 @@ int most_batches_at_once(int jobs) {
 TEST(ExecutorTest, BatchesOfDifferentProvidersRunInParallelUpToJobs) {
   EXPECT_EQ(most_batches_at_once(2), 2);
   EXPECT_EQ(most_batches_at_once(1), 1);
+}
+
+TEST(ExecutorTest, ProviderThatThrowsFailsItsBatchWithTheMessageAndTheRunGoesOn) {
+  testing::FakeProvider* fake = nullptr;
+  Registry registry = testing::fake_registry(&fake);
+  auto owned = std::make_unique<testing::FakeProvider>("other");
+  testing::FakeProvider* other = owned.get();
+  registry.add_provider(std::move(owned));
+  auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: b}, {name: c, via: other},"
+                                        " {name: d, via: other, requires: [fake:c]}, {name: e, requires: [fake:a]}]\n",
+                                        registry);
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  fake->throw_in_apply = {"a"};
+  providers::Exec exec;
+  providers::Host host{"/", &exec, true, {}};
+  RunState state;
+  plan(compiled.graph, observe_all(compiled.graph, registry, host, state), state, Ledger{});
+  execute(compiled.graph, state, host, ExecuteOptions{2, nullptr});
+  verify(compiled.graph, state, host);
+  const auto& at = [&](const std::string& id) -> ResourceState& { return state[compiled.graph.index.at(id)]; };
+  EXPECT_EQ(at("fake:a").status, Status::kFailed);
+  EXPECT_EQ(at("fake:a").reason, "apply failed: a exploded");
+  EXPECT_EQ(at("fake:b").status, Status::kFailed);  // in a's batch
+  EXPECT_EQ(at("fake:e").status, Status::kSkipped);
+  EXPECT_EQ(at("fake:c").status, Status::kChanged);
+  EXPECT_EQ(at("fake:d").status, Status::kChanged);
+  EXPECT_EQ(other->world["d"], "on");
+}
+
+TEST(ExecutorTest, ProviderThatThrowsInObserveLeavesItsBatchUnknownAndOthersConverge) {
+  testing::FakeProvider* fake = nullptr;
+  Registry registry = testing::fake_registry(&fake);
+  auto owned = std::make_unique<testing::FakeProvider>("other");
+  testing::FakeProvider* other = owned.get();
+  registry.add_provider(std::move(owned));
+  auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: c, via: other}]\n", registry);
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  fake->throw_in_observe = {"a"};
+  providers::Exec exec;
+  providers::Host host{"/", &exec, true, {}};
+  RunState state;
+  plan(compiled.graph, observe_all(compiled.graph, registry, host, state), state, Ledger{});
+  execute(compiled.graph, state, host, ExecuteOptions{2, nullptr});
+  verify(compiled.graph, state, host);
+  EXPECT_EQ(state[compiled.graph.index.at("fake:a")].status, Status::kFailed);
+  EXPECT_EQ(state[compiled.graph.index.at("fake:a")].reason, "observe failed: a exploded");
+  EXPECT_EQ(state[compiled.graph.index.at("fake:c")].status, Status::kChanged);
+  EXPECT_EQ(other->world["c"], "on");
+}
+
+TEST_F(PlanTest, ProviderThatThrowsInValidateIsAnErrorAtItsFirstResource) {
+  compile_state("fakes: [{name: a}, {name: b}]\n");
+  fake_->throw_in_validate = true;
+  const auto errors = validate_on_host(compiled_.graph, registry_, host_);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "validate failed: validate exploded (provider fake)");
+  EXPECT_EQ(errors[0].location.line, compiled_.graph.resources[0]->location().line);
+}
+
+TEST_F(PlanTest, ProviderThatThrowsInExpandIsAnErrorAtItsFirstResource) {
+  compile_state("fakes: [{name: a}, {name: b}]\n");
+  fake_->throw_in_expand = true;
+  const auto errors = expand_all(compiled_.graph, registry_, host_);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "expand failed: expand exploded (provider fake)");
+  EXPECT_EQ(compiled_.graph.size(), 2u);
+}
+
+TEST(ExecutorTest, RunWhoseProviderThrowsInApplyStillWritesItsReport) {
+  if (::geteuid() != 0) GTEST_SKIP() << "applying needs root";
+  testing::FakeProvider* fake = nullptr;
+  Registry registry = testing::fake_registry(&fake);
+  fake->throw_in_apply = {"a"};
+  fake->world = {{"b", "on"}};
+  testing::TempRoot root;
+  root.write("state.yaml", "fakes: [{name: a}, {name: b}]\n");
+  RunOptions options;
+  options.files = {(root.path() / "state.yaml").string()};
+  options.root = root.path();
+  const Report report = converge(options, registry);
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0].str();
+  const auto json = nlohmann::json::parse(render_json(report));
+  ASSERT_EQ(json["resources"].size(), 2u) << json.dump(1);
+  EXPECT_EQ(json["resources"][0]["status"], "failed");
+  EXPECT_EQ(json["resources"][0]["reason"], "apply failed: a exploded");
+  EXPECT_EQ(json["resources"][1]["status"], "in-sync");
+  EXPECT_EQ(json["exit_code"], 4);
 }
 
 }  // namespace
