@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "builtin/builtin.h"
 #include "engine/registry.h"
 #include "engine/run.h"
 #include "providers/exec.h"
@@ -97,7 +98,7 @@ void BM_ReadFilesOnly(benchmark::State& state) {
 
 void BM_ConvergedDryRun(benchmark::State& state) {
   SyntheticTree tree(static_cast<int>(state.range(0)));
-  const engine::Registry registry = engine::builtin_registry();
+  const engine::Registry registry = builtin::registry();
   engine::RunOptions options;
   options.files = {tree.state()};
   options.dry_run = true;

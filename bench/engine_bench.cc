@@ -54,7 +54,8 @@ void BM_CompileAndPlan(benchmark::State& state) {
   for (auto _ : state) {
     auto compiled = engine::compile(f.root, f.registry);
     engine::RunState run;
-    auto observations = engine::observe_all(compiled.graph, f.registry, f.host, run);
+    providers::Session session(f.host);
+    auto observations = engine::observe_all(compiled.graph, f.registry, session, run);
     engine::plan(compiled.graph, std::move(observations), run, ledger);
     benchmark::DoNotOptimize(run.data());
   }

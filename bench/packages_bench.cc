@@ -102,7 +102,8 @@ void BM_AptObserveConvergedSet(benchmark::State& state) {
   providers::AptProvider apt;
   const std::size_t spawned_before = providers::Exec::spawned();
   for (auto _ : state) {
-    auto seen = apt.observe(host, batch);
+    providers::Session session(host);
+    auto seen = apt.observe_resources(session, batch);
     for (std::size_t i = 0; i < seen.size(); ++i) {
       if (seen[i].state == nullptr || !batch[i]->diff(*seen[i].state).empty()) state.SkipWithError("not converged");
     }

@@ -139,7 +139,8 @@ void BM_ObserveOverDbus(benchmark::State& state) {
   const auto resources = batch();
   for (auto _ : state) {
     providers::SystemdProvider provider(live.bus_address());
-    auto seen = provider.observe(live.host(), resources);
+    providers::Session session(live.host());
+    auto seen = provider.observe_resources(session, resources);
     if (seen.size() != kUnits || seen[0].state == nullptr) state.SkipWithError(seen[0].unknown_reason.c_str());
     benchmark::DoNotOptimize(seen);
   }
@@ -156,8 +157,9 @@ void BM_ObserveOverDbusConnected(benchmark::State& state) {
   }
   const auto resources = batch();
   providers::SystemdProvider provider(live.bus_address());
+  providers::Session session(live.host());
   for (auto _ : state) {
-    auto seen = provider.observe(live.host(), resources);
+    auto seen = provider.observe_resources(session, resources);
     if (seen.size() != kUnits || seen[0].state == nullptr) state.SkipWithError(seen[0].unknown_reason.c_str());
     benchmark::DoNotOptimize(seen);
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "builtin/builtin.h"
 #include "engine/registry.h"
 #include "engine/run.h"
 #include "providers/account_db.h"
@@ -90,7 +91,8 @@ void BM_ObserveInProcess(benchmark::State& state) {
   providers::ShadowProvider provider(providers::RunningUser{});
   const std::size_t spawned = providers::Exec::spawned();
   for (auto _ : state) {
-    auto seen = provider.observe(host, batch);
+    providers::Session session(host);  // each run reads the databases afresh
+    auto seen = provider.observe_resources(session, batch);
     benchmark::DoNotOptimize(seen);
   }
   state.counters["accounts"] = kAccounts;
@@ -141,7 +143,7 @@ BENCHMARK(BM_ChagePerAccount)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // A whole converged run (load, validate, compile, observe, plan; nothing to apply) over 1,000 managed users.
 void BM_ConvergedRun(benchmark::State& state) {
-  const auto registry = engine::builtin_registry();
+  const auto registry = builtin::registry();
   engine::RunOptions options;
   options.files = {(synthetic().root() / "state.yaml").string()};
   options.root = synthetic().root();

@@ -24,8 +24,8 @@ std::string describe_drift_left(const resources::Drift& drift) {
 // The bookkeeping of an apply, shared by the dispatcher and the workers under one mutex.
 class Scheduler {
  public:
-  Scheduler(const ResourceGraph& graph, RunState& state, const providers::Host& host, const ExecuteOptions& options)
-      : graph_(graph), state_(state), host_(host), options_(options), pending_(graph.size()) {}
+  Scheduler(const ResourceGraph& graph, RunState& state, providers::Session& session, const ExecuteOptions& options)
+      : graph_(graph), state_(state), session_(session), options_(options), pending_(graph.size()) {}
 
   void run() {
     std::unique_lock lock(mutex_);
@@ -96,7 +96,7 @@ class Scheduler {
   }
 
   // Runs in a worker thread: re-observes what was planned on a prediction, then applies.
-  void apply_batch(providers::Provider* provider, std::vector<std::size_t> batch) {
+  void apply_batch(const providers::Provider* provider, std::vector<std::size_t> batch) {
     std::vector<std::size_t> changing;
     std::vector<std::unique_ptr<resources::Observed>> fresh(batch.size());
     {
@@ -109,7 +109,7 @@ class Scheduler {
         }
       }
       std::vector<providers::Observation> seen;
-      if (!predicted.empty()) seen = observe_batch(*provider, host_, predicted);
+      if (!predicted.empty()) seen = observe_batch(*provider, session_, predicted);
       std::lock_guard lock(mutex_);
       for (std::size_t k = 0; k < predicted_at.size(); ++k) {
         const std::size_t v = batch[predicted_at[k]];
@@ -144,7 +144,7 @@ class Scheduler {
     std::vector<providers::ChangeOutcome> outcomes;
     if (!changes.empty()) {
       try {
-        outcomes = provider->apply(host_, changes);
+        outcomes = provider->apply_changes(session_, changes);
       } catch (...) {
         const std::string message = exception_message("apply", std::current_exception());
         outcomes.assign(changes.size(), providers::ChangeOutcome::failed(message));
@@ -186,7 +186,7 @@ class Scheduler {
 
   // What escaped apply_batch (outside the provider's calls, which are caught there): the batch's
   // unfinished members fail with the message, and the batch ends so the scheduler goes on.
-  void abandon(providers::Provider* provider, const std::vector<std::size_t>& batch, const std::string& message) {
+  void abandon(const providers::Provider* provider, const std::vector<std::size_t>& batch, const std::string& message) {
     std::lock_guard lock(mutex_);
     for (const std::size_t v : batch) {
       auto& item = state_[v];
@@ -232,12 +232,12 @@ class Scheduler {
 
   const ResourceGraph& graph_;
   RunState& state_;
-  const providers::Host& host_;
+  providers::Session& session_;
   const ExecuteOptions& options_;
   std::vector<std::size_t> pending_;
   std::deque<std::size_t> ready_;
-  std::map<providers::Provider*, std::vector<std::size_t>> queued_;
-  std::map<providers::Provider*, int> in_flight_;
+  std::map<const providers::Provider*, std::vector<std::size_t>> queued_;
+  std::map<const providers::Provider*, int> in_flight_;
   int running_ = 0;
   int finished_batches_ = 0;
   std::vector<std::thread> workers_;
@@ -247,19 +247,19 @@ class Scheduler {
 
 }  // namespace
 
-void execute(const ResourceGraph& graph, RunState& state, const providers::Host& host, const ExecuteOptions& options) {
-  Scheduler(graph, state, host, options).run();
+void execute(const ResourceGraph& graph, RunState& state, providers::Session& session, const ExecuteOptions& options) {
+  Scheduler(graph, state, session, options).run();
 }
 
-void verify(const ResourceGraph& graph, RunState& state, const providers::Host& host) {
-  std::map<providers::Provider*, std::vector<std::size_t>> changed;
+void verify(const ResourceGraph& graph, RunState& state, providers::Session& session) {
+  std::map<const providers::Provider*, std::vector<std::size_t>> changed;
   for (std::size_t v = 0; v < graph.size(); ++v) {
     if (state[v].status == Status::kChanged) changed[state[v].provider].push_back(v);
   }
   for (auto& [provider, members] : changed) {
     std::vector<const resources::Resource*> batch;
     for (const std::size_t v : members) batch.push_back(graph.resources[v].get());
-    auto seen = observe_batch(*provider, host, batch);
+    auto seen = observe_batch(*provider, session, batch);
     for (std::size_t i = 0; i < members.size(); ++i) {
       auto& item = state[members[i]];
       if (i >= seen.size() || seen[i].state == nullptr) {

@@ -27,9 +27,9 @@ struct ExecuteOptions {
 
 /// Converges every drifted resource; a failure skips its dependents (with the cause), never its
 /// siblings. Ready changes of one provider go to it as one batch.
-void execute(const ResourceGraph& graph, RunState& state, const providers::Host& host, const ExecuteOptions& options);
+void execute(const ResourceGraph& graph, RunState& state, providers::Session& session, const ExecuteOptions& options);
 
 /// Observes again what changed, one batch per provider; drift left over is a failure ("not converged").
-void verify(const ResourceGraph& graph, RunState& state, const providers::Host& host);
+void verify(const ResourceGraph& graph, RunState& state, providers::Session& session);
 
 }  // namespace reconcile::engine

@@ -14,6 +14,7 @@
 
 #include "engine/loader.h"
 #include "engine/run.h"
+#include "builtin/builtin.h"
 #include "providers/fs.h"
 
 #ifndef RECONCILE_VERSION
@@ -132,12 +133,14 @@ int run(int argc, char** argv) {
   spdlog::set_level(verbose > 0 && log_level == "warn" ? spdlog::level::info : spdlog::level::from_str(log_level));
   if (verbose > 1) spdlog::set_level(spdlog::level::debug);
 
-  const auto registry = engine::builtin_registry();
+  const auto registry = builtin::registry();
   providers::Exec exec;
 
   if (validate->parsed() || graph_cmd->parsed()) {
     const auto& which = validate->parsed() ? validate_files : graph_files;
-    auto prepared = engine::prepare(which, registry, offline_host(exec, root));
+    const providers::Host host = offline_host(exec, root);
+    providers::Session session(host);
+    auto prepared = engine::prepare(which, registry, session);
     if (!prepared.errors.empty()) return print_errors(prepared.errors);
     if (graph_cmd->parsed()) {
       std::cout << prepared.compiled.graph.dot();

@@ -22,8 +22,8 @@ std::string_view to_string(Status status) {
 namespace {
 
 // Vertices grouped by the provider that serves them, in vertex order (resources without one left out).
-std::map<providers::Provider*, std::vector<std::size_t>> by_provider(const std::vector<providers::Provider*>& chosen) {
-  std::map<providers::Provider*, std::vector<std::size_t>> groups;
+std::map<const providers::Provider*, std::vector<std::size_t>> by_provider(const std::vector<const providers::Provider*>& chosen) {
+  std::map<const providers::Provider*, std::vector<std::size_t>> groups;
   for (std::size_t v = 0; v < chosen.size(); ++v) {
     if (chosen[v] != nullptr) groups[chosen[v]].push_back(v);
   }
@@ -40,10 +40,10 @@ std::vector<const resources::Resource*> batch_of(const ResourceGraph& graph, con
 
 // The provider of every resource, each (kind, provider hint) decided once: suitable() may read the
 // host's facts, and a state holds hundreds of resources of a kind.
-std::vector<providers::Provider*> choose_providers(const ResourceGraph& graph, const Registry& registry,
-                                                   const providers::Host& host) {
-  std::map<std::pair<std::string, std::string>, providers::Provider*> chosen;
-  std::vector<providers::Provider*> out;
+std::vector<const providers::Provider*> choose_providers(const ResourceGraph& graph, const Registry& registry,
+                                                         const providers::Host& host) {
+  std::map<std::pair<std::string, std::string>, const providers::Provider*> chosen;
+  std::vector<const providers::Provider*> out;
   out.reserve(graph.size());
   for (const auto& resource : graph.resources) {
     auto key = std::make_pair(resource->kind(), resource->provider_hint());
@@ -68,10 +68,10 @@ std::string exception_message(std::string_view during, std::exception_ptr error)
   }
 }
 
-std::vector<providers::Observation> observe_batch(providers::Provider& provider, const providers::Host& host,
+std::vector<providers::Observation> observe_batch(const providers::Provider& provider, providers::Session& session,
                                                   std::span<const resources::Resource* const> batch) {
   try {
-    return provider.observe(host, batch);
+    return provider.observe_resources(session, batch);
   } catch (...) {
     const std::string message = exception_message("observe", std::current_exception());
     std::vector<providers::Observation> out;
@@ -81,7 +81,8 @@ std::vector<providers::Observation> observe_batch(providers::Provider& provider,
 }
 
 std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
-                                               const providers::Host& host) {
+                                               providers::Session& session) {
+  const providers::Host& host = session.host();
   std::vector<resources::Error> errors;
   const auto chosen = choose_providers(graph, registry, host);
   for (std::size_t v = 0; v < graph.size(); ++v) {
@@ -95,7 +96,7 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
   }
   for (const auto& [provider, members] : by_provider(chosen)) {
     try {
-      for (auto& error : provider->validate(host, batch_of(graph, members))) errors.push_back(std::move(error));
+      for (auto& error : provider->validate_resources(session, batch_of(graph, members))) errors.push_back(std::move(error));
     } catch (...) {
       const auto& first = *graph.resources[members.front()];
       errors.push_back(resources::Error{resources::ErrorCode::kSystem,
@@ -107,12 +108,13 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
   return errors;
 }
 
-std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host) {
+std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, providers::Session& session) {
+  const providers::Host& host = session.host();
   std::vector<resources::Error> errors;
   for (const auto& [provider, members] : by_provider(choose_providers(graph, registry, host))) {
     try {
       if (!provider->unusable_reason(host).empty()) continue;
-      for (auto& added : provider->expand(host, batch_of(graph, members))) graph.add(std::move(added));
+      for (auto& added : provider->expand_resources(session, batch_of(graph, members))) graph.add(std::move(added));
     } catch (...) {
       const auto& first = *graph.resources[members.front()];
       errors.push_back(resources::Error{resources::ErrorCode::kSystem,
@@ -125,7 +127,8 @@ std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& r
 }
 
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
-                                               const providers::Host& host, RunState& state) {
+                                               providers::Session& session, RunState& state) {
+  const providers::Host& host = session.host();
   state = RunState(graph.size());
   std::vector<providers::Observation> observations(graph.size());
   const auto chosen = choose_providers(graph, registry, host);
@@ -140,14 +143,14 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
   std::vector<std::function<void()>> work_items;
   for (const auto& [provider, members] : by_provider(chosen)) {
     // A thread body: whatever it throws becomes the batch's unknown state, never std::terminate.
-    auto work = [&graph, &host, &observations, provider, members] {
+    auto work = [&graph, &session, &host, &observations, provider, members] {
       try {
         const std::string unusable = provider->unusable_reason(host);
         if (!unusable.empty()) {
           for (const std::size_t v : members) observations[v] = providers::Observation::unknown(unusable);
           return;
         }
-        auto seen = observe_batch(*provider, host, batch_of(graph, members));
+        auto seen = observe_batch(*provider, session, batch_of(graph, members));
         for (std::size_t i = 0; i < members.size(); ++i) {
           observations[members[i]] = i < seen.size() ? std::move(seen[i])
                                                      : providers::Observation::unknown("the provider observed nothing");

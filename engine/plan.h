@@ -31,7 +31,7 @@ std::string_view to_string(Status status);
 
 /// One resource through a run: what was seen, what differs, what was done.
 struct ResourceState {
-  providers::Provider* provider = nullptr;
+  const providers::Provider* provider = nullptr;
   std::unique_ptr<resources::Observed> observed;
   Status status = Status::kInSync;
   resources::Drift drift;
@@ -48,23 +48,23 @@ using RunState = std::vector<ResourceState>;
 
 /// Lets each provider add the resources that depend on what the host holds (Provider::expand); a provider
 /// that throws is an error at its first resource.
-std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, const providers::Host& host);
+std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, providers::Session& session);
 
 /// What an exception escaping a provider says, for the resources it fails: "observe failed: <what>".
 std::string exception_message(std::string_view during, std::exception_ptr error);
 
 /// provider.observe(), one observation per resource, never throwing: an exception leaves every
 /// resource of the batch unknown with its message.
-std::vector<providers::Observation> observe_batch(providers::Provider& provider, const providers::Host& host,
+std::vector<providers::Observation> observe_batch(const providers::Provider& provider, providers::Session& session,
                                                   std::span<const resources::Resource* const> batch);
 
 /// Chooses each resource's provider (into state) and observes them, one batch per provider.
 std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
-                                               const providers::Host& host, RunState& state);
+                                               providers::Session& session, RunState& state);
 
 /// Host-side validation by each provider (a zone exists); no change is made.
 std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
-                                               const providers::Host& host);
+                                               providers::Session& session);
 
 /// Observations into a plan: which resources drifted, how, and why; labelled from the ledger.
 void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,

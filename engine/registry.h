@@ -1,5 +1,6 @@
 #pragma once
-// Every kind of resource and every provider the engine knows, registered in one function.
+// The kinds of resource and the providers a run may use: immutable configuration, built once by the composition
+// root (builtin/builtin.h) and shared by every run; what a run learns lives in its providers::Session.
 
 #include <map>
 #include <memory>
@@ -15,7 +16,7 @@ namespace reconcile::engine {
 class Registry {
  public:
   void add_kind(resources::KindSpec spec);
-  void add_provider(std::unique_ptr<providers::Provider> provider);
+  void add_provider(std::unique_ptr<const providers::Provider> provider);
   /// Declares a top-level key whose kind is not implemented yet: using it is a clear error.
   void add_planned_key(std::string key, std::string summary);
 
@@ -25,7 +26,7 @@ class Registry {
   /// Every top-level key, implemented or planned (for suggestions and the schema test).
   std::vector<std::string> all_keys() const;
   /// The provider for a kind on this host: the one a resource names, else the first suitable.
-  providers::Provider* provider_for(const std::string& kind, const std::string& hint,
+  const providers::Provider* provider_for(const std::string& kind, const std::string& hint,
                                     const providers::Host& host) const;
   /// Every provider name of a kind (for errors about a wrong hint).
   std::vector<std::string> provider_names(const std::string& kind) const;
@@ -33,10 +34,7 @@ class Registry {
  private:
   std::map<std::string, resources::KindSpec> kinds_;
   std::map<std::string, std::string> planned_;
-  std::map<std::string, std::vector<std::unique_ptr<providers::Provider>>> providers_;
+  std::map<std::string, std::vector<std::unique_ptr<const providers::Provider>>> providers_;
 };
-
-/// The registry with every built-in kind and provider.
-Registry builtin_registry();
 
 }  // namespace reconcile::engine

@@ -35,7 +35,7 @@ void append(std::vector<resources::Error>& into, std::vector<resources::Error> m
 
 }  // namespace
 
-Prepared prepare(const std::vector<std::string>& files, const Registry& registry, const providers::Host& host) {
+Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session) {
   Prepared prepared;
   {
     PhaseTimer timer(prepared.phases, "load");
@@ -56,14 +56,14 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
     std::set<std::string> broken_keys;
     for (const auto& error : prepared.errors) broken_keys.insert(error.key_path.substr(0, error.key_path.find_first_of(".[")));
     if (broken_keys.empty()) {
-      append(prepared.errors, validate_on_host(prepared.compiled.graph, registry, host));
+      append(prepared.errors, validate_on_host(prepared.compiled.graph, registry, session));
     } else {
       ResourceGraph clean;
       for (auto& resource : prepared.compiled.graph.resources) {
         const std::string& path = resource->key_path();
         if (!broken_keys.contains(path.substr(0, path.find_first_of(".[")))) clean.add(std::move(resource));
       }
-      append(prepared.errors, validate_on_host(clean, registry, host));
+      append(prepared.errors, validate_on_host(clean, registry, session));
       prepared.compiled.graph = ResourceGraph{};
     }
   }
@@ -94,7 +94,9 @@ Report converge(const RunOptions& options, const Registry& registry) {
 
   for (const auto& file : options.files) report.files.push_back(state_file_info(file));
 
-  Prepared prepared = prepare(options.files, registry, host);
+  // Everything this run learns (connections, databases read once, locks) lives here and ends with the run.
+  providers::Session session(host);
+  Prepared prepared = prepare(options.files, registry, session);
   report.phases = std::move(prepared.phases);
   if (!prepared.errors.empty()) {
     report.errors = std::move(prepared.errors);
@@ -132,8 +134,8 @@ Report converge(const RunOptions& options, const Registry& registry) {
   std::vector<providers::Observation> observations;
   {
     PhaseTimer timer(report.phases, "observe");
-    report.errors = expand_all(graph, registry, host);
-    if (report.errors.empty()) observations = observe_all(graph, registry, host, state);
+    report.errors = expand_all(graph, registry, session);
+    if (report.errors.empty()) observations = observe_all(graph, registry, session, state);
   }
   if (!report.errors.empty()) {
     report.ended = now_iso8601();
@@ -147,11 +149,11 @@ Report converge(const RunOptions& options, const Registry& registry) {
   if (!options.dry_run) {
     {
       PhaseTimer timer(report.phases, "apply");
-      execute(graph, state, host, ExecuteOptions{options.jobs, options.progress});
+      execute(graph, state, session, ExecuteOptions{options.jobs, options.progress});
     }
     {
       PhaseTimer timer(report.phases, "verify");
-      verify(graph, state, host);
+      verify(graph, state, session);
     }
     bool touched = false;
     for (std::size_t v = 0; v < graph.size(); ++v) {

@@ -36,9 +36,10 @@ struct Prepared {
 };
 
 /// The first three phases alone (for `validate` and `graph`), including the host-side checks.
-Prepared prepare(const std::vector<std::string>& files, const Registry& registry, const providers::Host& host);
+Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session);
 
-/// A whole run. Never throws for a resource's failure: that is an outcome in the report.
+/// A whole run, in a session of its own that ends with it. Never throws for a resource's failure: that is an
+/// outcome in the report.
 Report converge(const RunOptions& options, const Registry& registry);
 
 }  // namespace reconcile::engine

@@ -18,6 +18,7 @@ using resources::PackageObserved;
 using resources::PackageResource;
 using resources::PackageState;
 using Result = ChangeOutcome::Result;
+using PackageChange = AptProvider::Change;
 
 namespace {
 
@@ -202,7 +203,7 @@ class ServiceStartBlock {
 // The outcome of one batched apt-get run, per member: changed, deferred on the lock, or failed unless the dpkg
 // database shows the member converged anyway.
 void settle(const Host& host, const std::vector<std::string>& argv, const ExecResult& result, int lock_wait,
-            const std::vector<std::size_t>& members, std::span<const Change> changes,
+            const std::vector<std::size_t>& members, std::span<const PackageChange> changes,
             std::vector<ChangeOutcome>& outcomes) {
   const Step step = step_of(argv, result);
   std::optional<DpkgStatus> status;
@@ -221,7 +222,7 @@ void settle(const Host& host, const std::vector<std::string>& argv, const ExecRe
       outcome.message = deferred_message(host, result, lock_wait);
       continue;
     }
-    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    const auto& package = *changes[i].resource;
     if (status) {
       auto seen = std::make_unique<PackageObserved>();
       if (const auto it = status->find(package.name()); it != status->end()) {
@@ -241,12 +242,12 @@ void settle(const Host& host, const std::vector<std::string>& argv, const ExecRe
 
 // One apt-get install for members. When it fails for another reason than the lock, each member that did not
 // converge is tried alone, so one package that cannot be installed never keeps the others out.
-void install(const Host& host, int lock_wait, const std::vector<std::size_t>& members, std::span<const Change> changes,
+void install(const Host& host, int lock_wait, const std::vector<std::size_t>& members, std::span<const PackageChange> changes,
              std::vector<ChangeOutcome>& outcomes) {
   std::vector<std::string> args{"install"};
   std::vector<std::string> specs;
   for (const std::size_t i : members) {
-    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    const auto& package = *changes[i].resource;
     specs.push_back(package.version().empty() ? package.name() : package.name() + "=" + package.version());
     if (!package.version().empty() && args.size() == 1) args.push_back("--allow-downgrades");
   }
@@ -361,11 +362,6 @@ bool is_debian_like(const Host& host) {
   return false;
 }
 
-std::mutex& dpkg_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-
 std::string AptProvider::unusable_reason(const Host& host) const {
   std::error_code ec;
   if (!std::filesystem::exists(host.path(kStatusFile), ec)) {
@@ -374,15 +370,16 @@ std::string AptProvider::unusable_reason(const Host& host) const {
   return "";
 }
 
-std::vector<resources::Error> AptProvider::validate(const Host&, std::span<const Resource* const> resources) {
+std::vector<resources::Error> AptProvider::validate(Session&,
+                                                    std::span<const PackageResource* const> resources) const {
   std::vector<resources::Error> errors;
-  for (const Resource* resource : resources) {
+  for (const PackageResource* resource : resources) {
     const std::string& name = resource->name();
     const bool debian_name = name.size() >= 2 && std::all_of(name.begin(), name.end(), [](char c) {
                                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
                                       c == '.';
                              });
-    if (resource->kind() != "package" || debian_name) continue;
+    if (debian_name) continue;
     errors.push_back(resources::Error{resources::ErrorCode::kInvalidValue,
                                       "'" + name + "' is not a Debian package name",
                                       resource->location(), resource->key_path(),
@@ -392,7 +389,8 @@ std::vector<resources::Error> AptProvider::validate(const Host&, std::span<const
   return errors;
 }
 
-std::vector<Observation> AptProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Observation> AptProvider::observe(Session& session, std::span<const PackageResource* const> resources) const {
+  const Host& host = session.host();
   std::vector<Observation> out;
   auto text = read_file(host.path(kStatusFile));
   if (!text) {
@@ -404,8 +402,8 @@ std::vector<Observation> AptProvider::observe(const Host& host, std::span<const 
   const DpkgStatus status = parse_dpkg_status(*text);
   std::vector<std::unique_ptr<PackageObserved>> seen;
   std::vector<std::string> ask;  // names whose candidates the plan needs
-  for (const Resource* resource : resources) {
-    const auto& package = dynamic_cast<const PackageResource&>(*resource);
+  for (const PackageResource* resource : resources) {
+    const auto& package = *resource;
     auto observed = std::make_unique<PackageObserved>();
     if (const auto it = status.find(package.name()); it != status.end()) {
       observed->state = it->second.state;
@@ -422,7 +420,7 @@ std::vector<Observation> AptProvider::observe(const Host& host, std::span<const 
   std::optional<std::map<std::string, AptCandidate>> policy;
   if (!ask.empty()) policy = query_policy(host, ask, nullptr, &error);
   for (std::size_t i = 0; i < resources.size(); ++i) {
-    const auto& package = dynamic_cast<const PackageResource&>(*resources[i]);
+    const auto& package = *resources[i];
     const std::string& name = package.name();
     if (std::find(ask.begin(), ask.end(), name) == ask.end()) {
       std::string note;
@@ -448,14 +446,15 @@ std::vector<Observation> AptProvider::observe(const Host& host, std::span<const 
   return out;
 }
 
-std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const Change> changes) {
+std::vector<ChangeOutcome> AptProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
   if (!running_system(host)) return refuse_other_root(host, changes.size());
-  std::lock_guard guard(dpkg_mutex());
+  std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
   std::vector<std::size_t> installs, removes, purges;
   int lock_wait = 0;
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    const auto& package = *changes[i].resource;
     lock_wait = std::max(lock_wait, package.lock_wait());
     if (package.state() != PackageState::kAbsent) installs.push_back(i);
     else if (package.purge()) purges.push_back(i);
@@ -466,8 +465,8 @@ std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const 
   std::vector<std::string> unknown;
   std::map<std::size_t, std::string> refresh_note;
   for (const std::size_t i : installs) {
-    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
-    const auto* seen = dynamic_cast<const PackageObserved*>(changes[i].observed);
+    const auto& package = *changes[i].resource;
+    const auto* seen = changes[i].observed;
     if (seen == nullptr || !seen->index_queried) continue;
     std::map<std::string, AptCandidate> policy;
     policy[package.name()] = AptCandidate{seen->candidate, seen->available};
@@ -483,7 +482,7 @@ std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const 
     std::vector<std::string> all_names;
     std::vector<std::size_t> still;
     for (const std::size_t i : installs) {
-      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+      const auto& package = *changes[i].resource;
       if (std::find(unknown.begin(), unknown.end(), package.name()) == unknown.end()) continue;
       outcomes[i].steps = steps;
       if (policy && knows(*policy, package)) continue;
@@ -499,7 +498,7 @@ std::vector<ChangeOutcome> AptProvider::apply(const Host& host, std::span<const 
   for (const bool start : {true, false}) {
     std::vector<std::size_t> members;
     for (const std::size_t i : installs) {
-      if (dynamic_cast<const PackageResource&>(*changes[i].resource).start_on_install() == start) members.push_back(i);
+      if (changes[i].resource->start_on_install() == start) members.push_back(i);
     }
     if (members.empty()) continue;
     std::optional<ServiceStartBlock> block;
@@ -529,7 +528,9 @@ std::string AptUpgradeProvider::unusable_reason(const Host& host) const {
   return AptProvider().unusable_reason(host);
 }
 
-std::vector<Observation> AptUpgradeProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Observation> AptUpgradeProvider::observe(Session& session,
+                                                    std::span<const resources::UpgradeResource* const> resources) const {
+  const Host& host = session.host();
   std::vector<Observation> out;
   std::vector<std::string> argv{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=true"};
   argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
@@ -549,13 +550,14 @@ std::vector<Observation> AptUpgradeProvider::observe(const Host& host, std::span
   return out;
 }
 
-std::vector<ChangeOutcome> AptUpgradeProvider::apply(const Host& host, std::span<const Change> changes) {
+std::vector<ChangeOutcome> AptUpgradeProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
   if (!running_system(host)) return refuse_other_root(host, changes.size());
-  std::lock_guard guard(dpkg_mutex());
+  std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& upgrade = dynamic_cast<const resources::UpgradeResource&>(*changes[i].resource);
-    const auto& seen = dynamic_cast<const resources::UpgradesObserved&>(*changes[i].observed);
+    const auto& upgrade = *changes[i].resource;
+    const auto& seen = *changes[i].observed;
     // Exactly the versions the plan listed: `apt-get install --only-upgrade name=version …`.
     std::vector<std::string> args{"install", "--only-upgrade", "--"};
     for (const auto& p : upgrade.wanted(seen)) args.push_back(p.name + "=" + p.to);

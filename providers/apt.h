@@ -32,30 +32,36 @@ std::string dpkg_lock_holders(const Host& host, const std::filesystem::path& pro
 /// Whether os-release names Debian or a derivative (ID or ID_LIKE).
 bool is_debian_like(const Host& host);
 
-/// Serialises every apt and dpkg run of this process: dpkg allows one at a time.
-std::mutex& dpkg_mutex();
+/// Serialises a run's package transactions (apt and dpkg, dnf, zypper): one at a time, as their locks allow.
+/// Shared by every package provider of a run through the session (`session.state<PackageTransactions>()`).
+struct PackageTransactions {
+  std::mutex mutex;
+};
 
 /// `package:NAME` resources through dpkg and apt.
-class AptProvider : public Provider {
+class AptProvider : public ProviderOf<const resources::PackageResource*, resources::PackageObserved> {
  public:
   std::string_view name() const override { return "apt"; }
   std::string_view kind() const override { return "package"; }
   bool suitable(const Host& host) const override { return is_debian_like(host); }
   std::string unusable_reason(const Host& host) const override;
-  std::vector<resources::Error> validate(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+  std::vector<resources::Error> validate(Session& session,
+                                         std::span<const resources::PackageResource* const> resources) const override;
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::PackageResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
 };
 
 /// The `packages:upgrade` resource through apt: `apt-get -s upgrade` to see, pinned installs to apply.
-class AptUpgradeProvider : public Provider {
+class AptUpgradeProvider : public ProviderOf<const resources::UpgradeResource*, resources::UpgradesObserved> {
  public:
   std::string_view name() const override { return "apt"; }
   std::string_view kind() const override { return "packages"; }
   bool suitable(const Host& host) const override { return is_debian_like(host); }
   std::string unusable_reason(const Host& host) const override;
-  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::UpgradeResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
 };
 
 }  // namespace reconcile::providers

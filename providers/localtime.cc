@@ -84,12 +84,13 @@ std::string LocaltimeProvider::unusable_reason(const Host& host) const {
   return "";
 }
 
-std::vector<resources::Error> LocaltimeProvider::validate(const Host& host,
-                                                          std::span<const Resource* const> resources) {
+std::vector<resources::Error> LocaltimeProvider::validate(Session& session,
+                                                          std::span<const resources::TimezoneResource* const> resources) const {
+  const Host& host = session.host();
   std::vector<resources::Error> errors;
   if (!unusable_reason(host).empty()) return errors;  // reported per resource at observe time
-  for (const Resource* resource : resources) {
-    const auto& tz = dynamic_cast<const resources::TimezoneResource&>(*resource);
+  for (const auto* resource : resources) {
+    const auto& tz = *resource;
     const auto file = host.path(std::string(kZoneinfo) + "/" + tz.zone());
     if (is_zone_file(file)) continue;
     std::string hint = resources::did_you_mean(tz.zone(), list_zones(host.path(kZoneinfo)));
@@ -100,7 +101,9 @@ std::vector<resources::Error> LocaltimeProvider::validate(const Host& host,
   return errors;
 }
 
-std::vector<Observation> LocaltimeProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Observation> LocaltimeProvider::observe(Session& session,
+                                                   std::span<const resources::TimezoneResource* const> resources) const {
+  const Host& host = session.host();
   auto seen = std::make_unique<resources::TimezoneObserved>();
   observe_link(host, *seen);
   std::error_code ec;
@@ -125,16 +128,17 @@ std::vector<Observation> LocaltimeProvider::observe(const Host& host, std::span<
   return out;
 }
 
-std::vector<ChangeOutcome> LocaltimeProvider::apply(const Host& host, std::span<const Change> changes) {
+std::vector<ChangeOutcome> LocaltimeProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
   std::vector<ChangeOutcome> outcomes;
   for (const Change& change : changes) {
-    const auto& tz = dynamic_cast<const resources::TimezoneResource&>(*change.resource);
+    const auto& tz = *change.resource;
     ChangeOutcome outcome;
     for (const auto& field : *change.drift) {
       const auto started = std::chrono::steady_clock::now();
       Step step;
       std::expected<void, std::string> done;
-      if (field.field == "zone") {
+      if (resources::is_field(field, resources::TimezoneField::kZone)) {
         const std::string target = std::string(kZoneinfo) + "/" + tz.zone();
         step.what = "link " + std::string(kLocaltime) + " → " + target;
         done = replace_symlink_atomic(host.path(kLocaltime), target);

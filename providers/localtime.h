@@ -2,18 +2,21 @@
 // The time zone through the /etc/localtime symlink and /etc/timezone; no tool, no process.
 
 #include "providers/provider.h"
+#include "resources/timezone.h"
 
 namespace reconcile::providers {
 
 /// Observes and sets the time zone by reading and relinking /etc/localtime.
-class LocaltimeProvider : public Provider {
+class LocaltimeProvider : public ProviderOf<const resources::TimezoneResource*, resources::TimezoneObserved> {
  public:
   std::string_view name() const override { return "localtime"; }
   std::string_view kind() const override { return "timezone"; }
   std::string unusable_reason(const Host& host) const override;
-  std::vector<resources::Error> validate(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+  std::vector<resources::Error> validate(Session& session,
+                                         std::span<const resources::TimezoneResource* const> resources) const override;
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::TimezoneResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
 };
 
 /// Every zone name of the zone database under `zoneinfo` (for suggestions).

@@ -1,15 +1,19 @@
 #pragma once
 // How one family of system tools observes and changes one kind of resource.
 // The engine calls observe() once per run with every resource of the kind, then apply() with
-// batches of drifted ones, then observe() again for what it changed.
+// batches of drifted ones, then observe() again for what it changed, all within one run's Session.
 
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "providers/host.h"
+#include "providers/session.h"
 #include "resources/error.h"
 #include "resources/resource.h"
 
@@ -82,7 +86,9 @@ struct ChangeOutcome {
   }
 };
 
-/// A tool family for one resource kind on one kind of platform.
+/// A tool family for one resource kind on one kind of platform, as the engine calls it: resources and
+/// observations of any type. Providers derive from ProviderOf, which hands them their own types. A provider
+/// object is configuration only (const); what a run learns lives in the Session.
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -95,17 +101,116 @@ class Provider {
   virtual bool suitable(const Host&) const { return true; }
   /// "" when it can work on this host, else why not (tool missing, daemon not running).
   virtual std::string unusable_reason(const Host&) const { return ""; }
-  /// Checks that need the host but change nothing (a zone exists); errors stop the run as input errors.
-  virtual std::vector<resources::Error> validate(const Host&, std::span<const Resource* const>) { return {}; }
-  /// Resources that exist only once the host is seen (the login allow-list becomes one lock per
-  /// account that can log in now). Called once, before observe; ids the state already manages are dropped.
-  virtual std::vector<std::unique_ptr<Resource>> expand(const Host&, std::span<const Resource* const>) { return {}; }
-  /// Observes every given resource in one batch; returns one observation per resource, in order.
-  virtual std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) = 0;
-  /// Converges a batch of drifted resources; returns one outcome per change, in order.
-  virtual std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) = 0;
   /// How many apply() calls of this provider may run at once (dpkg: 1).
   virtual int max_parallel() const { return 1; }
+
+  /// Checks that need the host but change nothing (a zone exists); errors stop the run as input errors.
+  virtual std::vector<resources::Error> validate_resources(Session&, std::span<const Resource* const>) const = 0;
+  /// Resources that exist only once the host is seen (the login allow-list becomes one lock per
+  /// account that can log in now). Called once, before observe; ids the state already manages are dropped.
+  virtual std::vector<std::unique_ptr<Resource>> expand_resources(Session&, std::span<const Resource* const>) const = 0;
+  /// Observes every given resource in one batch; returns one observation per resource, in order.
+  virtual std::vector<Observation> observe_resources(Session&, std::span<const Resource* const>) const = 0;
+  /// Converges a batch of drifted resources; returns one outcome per change, in order.
+  virtual std::vector<ChangeOutcome> apply_changes(Session&, std::span<const Change>) const = 0;
+};
+
+/// How a provider's own resource type is taken from the engine's: `const R*` for one class, or a
+/// `std::variant<const A*, const B*>` for a kind made of several (an account and the login allow-list).
+template <class Item>
+struct ResourceCast;
+
+template <class R>
+struct ResourceCast<const R*> {
+  static std::optional<const R*> from(const Resource& resource) {
+    if (const auto* typed = dynamic_cast<const R*>(&resource)) return typed;
+    return std::nullopt;
+  }
+};
+
+template <class... Rs>
+struct ResourceCast<std::variant<const Rs*...>> {
+  static std::optional<std::variant<const Rs*...>> from(const Resource& resource) {
+    std::optional<std::variant<const Rs*...>> out;
+    ((out ? void() : [&] {
+       if (const auto* typed = dynamic_cast<const Rs*>(&resource)) out = typed;
+     }()),
+     ...);
+    return out;
+  }
+};
+
+/// A drifted resource of a provider's own types, as its apply() receives it.
+template <class Item, class O>
+struct TypedChange {
+  Item resource;
+  const O* observed = nullptr;
+  const resources::Drift* drift = nullptr;
+
+  /// Whether `field` (the kind's field enum) drifted.
+  template <class E>
+  bool drifted(E field) const {
+    return resources::drifted(*drift, field);
+  }
+};
+
+/// The base of every provider: the engine's resources become `Item`s (`const PackageResource*`) and its
+/// observations `const O*` in one place, checked, so a provider never casts.
+template <class Item, class O>
+class ProviderOf : public Provider {
+ public:
+  using Change = TypedChange<Item, O>;
+
+  /// Host checks that change nothing (see Provider::validate_resources).
+  virtual std::vector<resources::Error> validate(Session&, std::span<const Item>) const { return {}; }
+  /// Resources known only once the host is seen (see Provider::expand_resources).
+  virtual std::vector<std::unique_ptr<Resource>> expand(Session&, std::span<const Item>) const { return {}; }
+  /// One observation per resource, in order, in one batch.
+  virtual std::vector<Observation> observe(Session& session, std::span<const Item> resources) const = 0;
+  /// One outcome per change, in order.
+  virtual std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const = 0;
+
+  std::vector<resources::Error> validate_resources(Session& session,
+                                                   std::span<const Resource* const> resources) const final {
+    const auto typed = items(resources);
+    return validate(session, typed);
+  }
+  std::vector<std::unique_ptr<Resource>> expand_resources(Session& session,
+                                                          std::span<const Resource* const> resources) const final {
+    const auto typed = items(resources);
+    return expand(session, typed);
+  }
+  std::vector<Observation> observe_resources(Session& session, std::span<const Resource* const> resources) const final {
+    const auto typed = items(resources);
+    return observe(session, typed);
+  }
+  std::vector<ChangeOutcome> apply_changes(Session& session, std::span<const providers::Change> changes) const final {
+    std::vector<Change> typed;
+    typed.reserve(changes.size());
+    for (const auto& change : changes) {
+      const auto* observed = dynamic_cast<const O*>(change.observed);
+      if (observed == nullptr) throw std::logic_error(mismatch(*change.resource, "an observation"));
+      typed.push_back(Change{item(*change.resource), observed, change.drift});
+    }
+    return apply(session, typed);
+  }
+
+ private:
+  std::string mismatch(const Resource& resource, std::string_view what) const {
+    return "provider " + std::string(name()) + " was given " + std::string(what) + " of another type for " +
+           resource.id();
+  }
+  Item item(const Resource& resource) const {
+    auto typed = ResourceCast<Item>::from(resource);
+    if (!typed) throw std::logic_error(mismatch(resource, "a resource"));
+    return *typed;
+  }
+  std::vector<Item> items(std::span<const Resource* const> resources) const {
+    std::vector<Item> out;
+    out.reserve(resources.size());
+    for (const Resource* resource : resources) out.push_back(item(*resource));
+    return out;
+  }
 };
 
 }  // namespace reconcile::providers

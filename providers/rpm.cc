@@ -295,7 +295,8 @@ std::string RpmProvider::unusable_reason(const Host&) const {
   return "";
 }
 
-std::vector<Observation> RpmProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Observation> RpmProvider::observe(Session& session, std::span<const PackageResource* const> resources) const {
+  const Host& host = session.host();
   std::vector<Observation> out;
   std::string error;
   const auto installed = query_installed(host, &error);
@@ -305,8 +306,8 @@ std::vector<Observation> RpmProvider::observe(const Host& host, std::span<const 
   }
   std::vector<std::unique_ptr<PackageObserved>> seen;
   std::vector<std::string> ask;
-  for (const Resource* resource : resources) {
-    const auto& package = dynamic_cast<const PackageResource&>(*resource);
+  for (const PackageResource* resource : resources) {
+    const auto& package = *resource;
     auto observed = std::make_unique<PackageObserved>();
     if (const auto it = installed->find(package.name()); it != installed->end()) {
       observed->state = InstallState::kInstalled;
@@ -335,21 +336,22 @@ std::vector<Observation> RpmProvider::observe(const Host& host, std::span<const 
   return out;
 }
 
-std::vector<ChangeOutcome> RpmProvider::apply(const Host& host, std::span<const Change> changes) {
-  std::lock_guard guard(dpkg_mutex());  // one package transaction at a time in this process
+std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
+  std::lock_guard guard(session.state<PackageTransactions>().mutex);  // one package transaction at a time
   std::vector<ChangeOutcome> outcomes(changes.size());
   std::vector<std::size_t> installs, removes;
   std::vector<PackageObserved> seen(changes.size());
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
-    if (const auto* observed = dynamic_cast<const PackageObserved*>(changes[i].observed)) seen[i] = *observed;
+    const auto& package = *changes[i].resource;
+    seen[i] = *changes[i].observed;
     (package.state() == PackageState::kAbsent ? removes : installs).push_back(i);
   }
 
   // Unknown names or versions: refresh the repository metadata once, ask again, fail only those still unknown.
   std::vector<std::string> unknown;
   for (const std::size_t i : installs) {
-    const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+    const auto& package = *changes[i].resource;
     if (seen[i].index_queried && !knows(seen[i], package)) unknown.push_back(package.name());
   }
   if (!unknown.empty()) {
@@ -361,7 +363,7 @@ std::vector<ChangeOutcome> RpmProvider::apply(const Host& host, std::span<const 
     std::optional<std::map<std::string, std::vector<std::string>>> all;
     std::vector<std::size_t> still;
     for (const std::size_t i : installs) {
-      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+      const auto& package = *changes[i].resource;
       if (std::find(unknown.begin(), unknown.end(), package.name()) == unknown.end()) continue;
       outcomes[i].steps = steps;
       if (available) fill(seen[i], *available, package.name());
@@ -411,7 +413,7 @@ std::vector<ChangeOutcome> RpmProvider::apply(const Host& host, std::span<const 
     if (manager_ == RpmManager::kZypper) argv.push_back("--oldpackage");
     argv.push_back("--");
     for (const std::size_t i : installs) {
-      const auto& package = dynamic_cast<const PackageResource&>(*changes[i].resource);
+      const auto& package = *changes[i].resource;
       std::string version = package.version();
       if (version.empty() && package.state() == PackageState::kLatest) version = seen[i].candidate;
       if (version.empty()) argv.push_back(package.name());
@@ -431,10 +433,11 @@ std::string RpmUpgradeProvider::unusable_reason(const Host& host) const {
   return RpmProvider(manager_).unusable_reason(host);
 }
 
-std::vector<Observation> RpmUpgradeProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Observation> RpmUpgradeProvider::observe(Session& session,
+                                                    std::span<const resources::UpgradeResource* const> resources) const {
+  const Host& host = session.host();
   std::vector<Observation> out;
-  const bool security = !resources.empty() && dynamic_cast<const resources::UpgradeResource&>(*resources[0]).scope() ==
-                                                   resources::UpgradeScope::kSecurity;
+  const bool security = !resources.empty() && resources[0]->scope() == resources::UpgradeScope::kSecurity;
   std::string error;
   std::vector<resources::PendingUpgrade> pending;
   if (manager_ == RpmManager::kDnf) {
@@ -482,12 +485,13 @@ std::vector<Observation> RpmUpgradeProvider::observe(const Host& host, std::span
   return out;
 }
 
-std::vector<ChangeOutcome> RpmUpgradeProvider::apply(const Host& host, std::span<const Change> changes) {
-  std::lock_guard guard(dpkg_mutex());
+std::vector<ChangeOutcome> RpmUpgradeProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
+  std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& upgrade = dynamic_cast<const resources::UpgradeResource&>(*changes[i].resource);
-    const auto& seen = dynamic_cast<const resources::UpgradesObserved&>(*changes[i].observed);
+    const auto& upgrade = *changes[i].resource;
+    const auto& seen = *changes[i].observed;
     const bool security = upgrade.scope() == resources::UpgradeScope::kSecurity;
     std::vector<std::string> argv = manager_argv(host, manager_);
     if (manager_ == RpmManager::kDnf) {

@@ -34,30 +34,32 @@ std::expected<std::vector<resources::PendingUpgrade>, std::string> parse_zypper_
 bool is_rpm_family(const Host& host, RpmManager manager);
 
 /// `package:NAME` resources through rpm and dnf or zypper.
-class RpmProvider : public Provider {
+class RpmProvider : public ProviderOf<const resources::PackageResource*, resources::PackageObserved> {
  public:
   explicit RpmProvider(RpmManager manager) : manager_(manager) {}
   std::string_view name() const override { return manager_ == RpmManager::kDnf ? "dnf" : "zypper"; }
   std::string_view kind() const override { return "package"; }
   bool suitable(const Host& host) const override { return is_rpm_family(host, manager_); }
   std::string unusable_reason(const Host& host) const override;
-  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::PackageResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
 
  private:
   RpmManager manager_;
 };
 
 /// The `packages:upgrade` resource through dnf (`upgrade --security`) or zypper (`patch --category security`).
-class RpmUpgradeProvider : public Provider {
+class RpmUpgradeProvider : public ProviderOf<const resources::UpgradeResource*, resources::UpgradesObserved> {
  public:
   explicit RpmUpgradeProvider(RpmManager manager) : manager_(manager) {}
   std::string_view name() const override { return manager_ == RpmManager::kDnf ? "dnf" : "zypper"; }
   std::string_view kind() const override { return "packages"; }
   bool suitable(const Host& host) const override { return is_rpm_family(host, manager_); }
   std::string unusable_reason(const Host& host) const override;
-  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::UpgradeResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
 
  private:
   RpmManager manager_;

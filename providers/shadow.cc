@@ -21,6 +21,7 @@ using resources::ErrorCode;
 using resources::LoginPolicyResource;
 using resources::PasswordState;
 using resources::UserEnsure;
+using resources::UserField;
 using resources::UserObserved;
 using resources::UserOrigin;
 using resources::UserResource;
@@ -50,9 +51,9 @@ bool is_nologin(std::string_view shell) {
   return shell.ends_with("/nologin") || shell.ends_with("/false");
 }
 
-const LoginPolicyResource* find_policy(std::span<const Resource* const> resources) {
-  for (const Resource* resource : resources) {
-    if (const auto* policy = dynamic_cast<const LoginPolicyResource*>(resource)) return policy;
+const LoginPolicyResource* find_policy(std::span<const UserItem> resources) {
+  for (const UserItem& resource : resources) {
+    if (const auto* policy = as_policy(resource)) return policy;
   }
   return nullptr;
 }
@@ -102,7 +103,7 @@ Error error_at(const Resource& resource, ErrorCode code, std::string message, st
 // The lockout checks: someone must still be able to log in, and neither the user running reconcile
 // nor root as the only admin may be locked or removed.
 void check_lockout(const Host& host, const AccountDb& db, const LockRecords& records,
-                   std::span<const Resource* const> resources, const RunningUser& running,
+                   std::span<const UserItem> resources, const RunningUser& running,
                    std::vector<Error>& errors) {
   const LoginPolicyResource* policy = find_policy(resources);
   std::set<std::string> managed;
@@ -112,8 +113,8 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   for (const auto& entry : db.passwd) {
     if (can_log_in(host, db, entry)) after.insert(entry.name);
   }
-  for (const Resource* resource : resources) {
-    const auto* user = dynamic_cast<const UserResource*>(resource);
+  for (const UserItem& resource : resources) {
+    const auto* user = as_user(resource);
     if (user == nullptr) continue;
     managed.insert(user->name());
     const PasswdEntry* entry = db.find(user->name());
@@ -208,12 +209,8 @@ ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector
   return result;
 }
 
-bool has_field(const resources::Drift& drift, std::string_view field) {
-  return std::any_of(drift.begin(), drift.end(), [&](const auto& d) { return d.field == field; });
-}
-
 // The usermod or useradd command that converges a present account.
-std::vector<std::string> present_argv(const UserResource& user, const UserObserved& seen, const resources::Drift& drift) {
+std::vector<std::string> present_argv(const UserResource& user, const UserObserved& seen, const ShadowProvider::Change& change) {
   if (!seen.exists) {
     std::vector<std::string> argv{"useradd", "--create-home"};
     if (user.uid) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
@@ -224,12 +221,12 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
     return argv;
   }
   std::vector<std::string> argv{"usermod"};
-  if (has_field(drift, "uid")) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
-  if (has_field(drift, "home")) argv.insert(argv.end(), {"--home", *user.home, "--move-home"});
-  if (has_field(drift, "shell")) argv.insert(argv.end(), {"--shell", user.shell ? *user.shell : seen.record->shell});
-  if (has_field(drift, "groups")) argv.insert(argv.end(), {"--append", "--groups", comma_list(user.groups)});
-  if (has_field(drift, "password")) argv.push_back("--unlock");
-  if (has_field(drift, "expiry")) {
+  if (change.drifted(UserField::kUid)) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
+  if (change.drifted(UserField::kHome)) argv.insert(argv.end(), {"--home", *user.home, "--move-home"});
+  if (change.drifted(UserField::kShell)) argv.insert(argv.end(), {"--shell", user.shell ? *user.shell : seen.record->shell});
+  if (change.drifted(UserField::kGroups)) argv.insert(argv.end(), {"--append", "--groups", comma_list(user.groups)});
+  if (change.drifted(UserField::kPassword)) argv.push_back("--unlock");
+  if (change.drifted(UserField::kExpiry)) {
     argv.insert(argv.end(), {"--expiredate", seen.record->expire ? resources::day_text(*seen.record->expire) : ""});
   }
   argv.insert(argv.end(), {"--", user.name()});
@@ -237,6 +234,16 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
 }
 
 }  // namespace
+
+const UserResource* as_user(const UserItem& item) {
+  const auto* user = std::get_if<const UserResource*>(&item);
+  return user == nullptr ? nullptr : *user;
+}
+
+const LoginPolicyResource* as_policy(const UserItem& item) {
+  const auto* policy = std::get_if<const LoginPolicyResource*>(&item);
+  return policy == nullptr ? nullptr : *policy;
+}
 
 RunningUser current_running_user() {
   RunningUser running;
@@ -264,22 +271,23 @@ bool can_log_in(const Host& host, const AccountDb& db, const PasswdEntry& entry)
   return false;
 }
 
-std::expected<AccountDb, std::string> ShadowProvider::load(const Host& host, bool keep) {
-  std::lock_guard lock(mutex_);
-  if (primed_) {
-    if (keep) return *primed_;
-    AccountDb db = std::move(*primed_);
-    primed_.reset();
+std::expected<AccountDb, std::string> ShadowProvider::load(Session& session, bool keep) const {
+  auto& cache = session.state<Databases>(this);
+  const std::lock_guard lock(cache.mutex);
+  if (cache.primed) {
+    if (keep) return *cache.primed;
+    AccountDb db = std::move(*cache.primed);
+    cache.primed.reset();
     return db;
   }
   std::expected<AccountDb, std::string> db = std::unexpected(std::string());
-  if (validated_ && validated_signature_ == files_signature(host)) {
-    db = std::move(*validated_);
+  if (cache.validated && cache.validated_signature == files_signature(session.host())) {
+    db = std::move(*cache.validated);
   } else {
-    db = read_account_db(host);
+    db = read_account_db(session.host());
   }
-  validated_.reset();
-  if (db && keep) primed_ = *db;
+  cache.validated.reset();
+  if (db && keep) cache.primed = *db;
   return db;
 }
 
@@ -306,7 +314,8 @@ std::string ShadowProvider::unusable_reason(const Host& host) const {
   return "usermod is not installed (install the passwd package)";
 }
 
-std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Error> ShadowProvider::validate(Session& session, std::span<const UserItem> resources) const {
+  const Host& host = session.host();
   std::vector<Error> errors;
   // Validation runs before the run lock is taken: what it reads is reused by this run's expand or
   // observe only while the files still carry the same stat data (any tool that edits them renames).
@@ -315,15 +324,15 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
   if (!loaded) return errors;  // reported per resource when observed
   const AccountDb& db = *loaded;
   struct KeepForObserve {
-    ShadowProvider& self;
+    Databases& cache;
     std::expected<AccountDb, std::string>& loaded;
     const std::string& signature;
     ~KeepForObserve() {
-      std::lock_guard lock(self.mutex_);
-      self.validated_ = std::move(*loaded);
-      self.validated_signature_ = signature;
+      const std::lock_guard lock(cache.mutex);
+      cache.validated = std::move(*loaded);
+      cache.validated_signature = signature;
     }
-  } keep{*this, loaded, signature};
+  } keep{session.state<Databases>(this), loaded, signature};
   auto records = read_lock_records(host);
   const LockRecords no_records;
 
@@ -331,15 +340,15 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
   std::set<std::string> created;   // accounts the state creates (and so their private groups)
   std::map<std::uint32_t, const UserResource*> uids;
   std::unordered_map<std::uint32_t, std::string> uid_owners;  // the first account of each uid
-  for (const Resource* resource : resources) {
-    const auto* user = dynamic_cast<const UserResource*>(resource);
+  for (const UserItem& resource : resources) {
+    const auto* user = as_user(resource);
     if (user != nullptr && user->ensure() == UserEnsure::kPresent) created.insert(user->name());
   }
   std::vector<std::string> group_names;
   for (const auto& group : db.groups) group_names.push_back(group.name);
 
-  for (const Resource* resource : resources) {
-    const auto* user = dynamic_cast<const UserResource*>(resource);
+  for (const UserItem& resource : resources) {
+    const auto* user = as_user(resource);
     if (user == nullptr || user->ensure() != UserEnsure::kPresent) continue;
     const PasswdEntry* entry = db.find(user->name());
     if (entry == nullptr && !rule) rule = name_rule(db);
@@ -385,9 +394,9 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
       }
     }
   }
-  const bool allow_lockout = std::any_of(resources.begin(), resources.end(), [](const Resource* r) {
-    const auto* user = dynamic_cast<const UserResource*>(r);
-    const auto* policy = dynamic_cast<const LoginPolicyResource*>(r);
+  const bool allow_lockout = std::any_of(resources.begin(), resources.end(), [](const UserItem& r) {
+    const auto* user = as_user(r);
+    const auto* policy = as_policy(r);
     return (user != nullptr && user->allow_lockout()) || (policy != nullptr && policy->allow_lockout());
   });
   if (!allow_lockout) {
@@ -396,17 +405,18 @@ std::vector<Error> ShadowProvider::validate(const Host& host, std::span<const Re
   return errors;
 }
 
-std::vector<std::unique_ptr<Resource>> ShadowProvider::expand(const Host& host,
-                                                              std::span<const Resource* const> resources) {
+std::vector<std::unique_ptr<Resource>> ShadowProvider::expand(Session& session,
+                                                              std::span<const UserItem> resources) const {
+  const Host& host = session.host();
   std::vector<std::unique_ptr<Resource>> out;
   const LoginPolicyResource* policy = find_policy(resources);
   if (policy == nullptr) return out;
-  auto db = load(host, true);
+  auto db = load(session, true);
   if (!db) return out;
   auto records = read_lock_records(host);
   std::set<std::string> managed;
-  for (const Resource* resource : resources) {
-    if (dynamic_cast<const UserResource*>(resource) != nullptr) managed.insert(resource->name());
+  for (const UserItem& resource : resources) {
+    if (const auto* user = as_user(resource)) managed.insert(user->name());
   }
   const Expansion expansion = expand_policy(host, *db, records ? *records : LockRecords{}, *policy, managed);
   auto add = [&](const std::string& name, UserEnsure ensure) {
@@ -420,9 +430,10 @@ std::vector<std::unique_ptr<Resource>> ShadowProvider::expand(const Host& host,
   return out;
 }
 
-std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<const Resource* const> resources) {
+std::vector<Observation> ShadowProvider::observe(Session& session, std::span<const UserItem> resources) const {
+  const Host& host = session.host();
   std::vector<Observation> out;
-  auto db = load(host, false);
+  auto db = load(session, false);
   if (!db) {
     for (std::size_t i = 0; i < resources.size(); ++i) {
       out.push_back(Observation::unknown("not observable: " + lower_first(db.error())));
@@ -431,8 +442,8 @@ std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<con
   }
   auto records = read_lock_records(host);
   const std::int64_t now = today();
-  for (const Resource* resource : resources) {
-    if (dynamic_cast<const LoginPolicyResource*>(resource) != nullptr) {
+  for (const UserItem& resource : resources) {
+    if (as_policy(resource) != nullptr) {
       auto seen = std::make_unique<resources::LoginPolicyObserved>();
       for (const auto& entry : db->passwd) {
         if (can_log_in(host, *db, entry)) seen->can_log_in.push_back(entry.name);
@@ -440,7 +451,7 @@ std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<con
       out.push_back(Observation::known(std::move(seen)));
       continue;
     }
-    const auto& user = dynamic_cast<const UserResource&>(*resource);
+    const auto& user = *as_user(resource);
     auto seen = std::make_unique<UserObserved>();
     seen->today = now;
     seen->nologin_shell = db->nologin_shell;
@@ -479,13 +490,18 @@ std::vector<Observation> ShadowProvider::observe(const Host& host, std::span<con
   return out;
 }
 
-std::vector<ChangeOutcome> ShadowProvider::apply(const Host& host, std::span<const Change> changes) {
+std::vector<ChangeOutcome> ShadowProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
   {
-    std::lock_guard lock(mutex_);
-    primed_.reset();
-    validated_.reset();
+    auto& cache = session.state<Databases>(this);
+    const std::lock_guard lock(cache.mutex);
+    cache.primed.reset();
+    cache.validated.reset();
   }
   std::vector<ChangeOutcome> outcomes(changes.size());
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    if (as_user(changes[i].resource) == nullptr) outcomes[i] = ChangeOutcome::failed("the login allow-list itself has nothing to change");
+  }
   auto records = read_lock_records(host);
   if (!records) {
     for (auto& outcome : outcomes) outcome = ChangeOutcome::failed("cannot read the lock records: " + records.error());
@@ -496,8 +512,10 @@ std::vector<ChangeOutcome> ShadowProvider::apply(const Host& host, std::span<con
   bool records_changed = false;
   std::vector<std::size_t> locks;
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& user = dynamic_cast<const UserResource&>(*changes[i].resource);
-    const auto& seen = dynamic_cast<const UserObserved&>(*changes[i].observed);
+    const UserResource* account = as_user(changes[i].resource);
+    if (account == nullptr) continue;
+    const auto& user = *account;
+    const auto& seen = *changes[i].observed;
     if (user.ensure() != UserEnsure::kLocked || !seen.exists) continue;
     locks.push_back(i);
     const bool partly_locked = seen.password_locked() || seen.shell_locked() || seen.expired();
@@ -523,8 +541,8 @@ std::vector<ChangeOutcome> ShadowProvider::apply(const Host& host, std::span<con
   for (std::size_t i = 0; i < changes.size(); ++i) {
     ChangeOutcome& outcome = outcomes[i];
     if (outcome.result == ChangeOutcome::Result::kFailed) continue;
-    const auto& user = dynamic_cast<const UserResource&>(*changes[i].resource);
-    const auto& seen = dynamic_cast<const UserObserved&>(*changes[i].observed);
+    const auto& user = *as_user(changes[i].resource);
+    const auto& seen = *changes[i].observed;
     std::vector<std::string> argv;
     switch (user.ensure()) {
       case UserEnsure::kAbsent: {
@@ -547,7 +565,7 @@ std::vector<ChangeOutcome> ShadowProvider::apply(const Host& host, std::span<con
         argv.insert(argv.end(), {"--", user.name()});
         break;
       case UserEnsure::kPresent:
-        argv = present_argv(user, seen, *changes[i].drift);
+        argv = present_argv(user, seen, changes[i]);
         break;
     }
     const ExecResult result = run_tool(host, argv, outcome.steps);

@@ -102,25 +102,11 @@ std::string SystemdProvider::unusable_reason(const Host& host) const {
          ", /run/systemd/system is missing), so services cannot be managed here";
 }
 
-SystemdBus* SystemdProvider::bus(const Host& host, std::string* error) {
-  if (bus_ == nullptr || !bus_->is_open()) bus_ = SystemdBus::open(bus_address_, host, error);
-  return bus_.get();
-}
+namespace {
 
-std::vector<Observation> SystemdProvider::observe(const Host& host, std::span<const Resource* const> resources) {
-  std::lock_guard lock(mutex_);
-  std::string error;
-  SystemdBus* bus = this->bus(host, &error);
-  if (bus == nullptr) {
-    std::vector<Observation> out;
-    for (std::size_t i = 0; i < resources.size(); ++i) out.push_back(Observation::unknown(error));
-    return out;
-  }
-  return observe_units(host, *bus, resources);
-}
-
-std::vector<Observation> SystemdProvider::observe_units(const Host& host, SystemdBus& connection,
-                                                        std::span<const Resource* const> resources) {
+// Every unit observed on an open connection, in two pipelined round trips.
+std::vector<Observation> observe_units(const Host& host, SystemdBus& connection,
+                                       std::span<const ServiceResource* const> resources) {
   SystemdBus* bus = &connection;
   std::string error;
   auto all_unknown = [&](const std::string& reason) {
@@ -130,7 +116,7 @@ std::vector<Observation> SystemdProvider::observe_units(const Host& host, System
   };
 
   std::vector<std::string> units;
-  for (const Resource* resource : resources) units.push_back(dynamic_cast<const ServiceResource&>(*resource).unit());
+  for (const ServiceResource* resource : resources) units.push_back(resource->unit());
   auto listed = bus->list_units(units);
   if (!listed) return all_unknown("not observable: systemd: " + listed.error());
   if (listed->size() != units.size()) return all_unknown("not observable: systemd listed fewer units than asked for");
@@ -148,7 +134,7 @@ std::vector<Observation> SystemdProvider::observe_units(const Host& host, System
   std::vector<std::string> unit_files;  // asked for once, when a unit is missing
   std::vector<Observation> out;
   for (std::size_t i = 0; i < resources.size(); ++i) {
-    const auto& service = dynamic_cast<const ServiceResource&>(*resources[i]);
+    const auto& service = *resources[i];
     const auto& item = (*listed)[i];
     if (!properties[i].error.empty()) {
       out.push_back(Observation::unknown("not observable: " + item.id + ": " + properties[i].error));
@@ -198,6 +184,31 @@ std::vector<Observation> SystemdProvider::observe_units(const Host& host, System
   return out;
 }
 
+}  // namespace
+
+SystemdProvider::Connection::~Connection() = default;
+
+SystemdBus* SystemdProvider::connect(Session& session, Connection& connection, std::string* error) const {
+  if (connection.bus == nullptr || !connection.bus->is_open()) {
+    connection.bus = SystemdBus::open(bus_address_, session.host(), error);
+  }
+  return connection.bus.get();
+}
+
+std::vector<Observation> SystemdProvider::observe(Session& session,
+                                                  std::span<const ServiceResource* const> resources) const {
+  auto& connection = session.state<Connection>(this);
+  const std::lock_guard lock(connection.mutex);
+  std::string error;
+  SystemdBus* bus = connect(session, connection, &error);
+  if (bus == nullptr) {
+    std::vector<Observation> out;
+    for (std::size_t i = 0; i < resources.size(); ++i) out.push_back(Observation::unknown(error));
+    return out;
+  }
+  return observe_units(session.host(), *bus, resources);
+}
+
 namespace {
 
 // What one change needs, worked out from its drift.
@@ -220,63 +231,66 @@ void add_step(UnitWork& work, const Step& step, const std::string& error) {
 
 bool failed(const UnitWork& work) { return work.outcome.result == ChangeOutcome::Result::kFailed; }
 
-}  // namespace
+// One apply batch, phase by phase: reload changed unit files, work out each unit's actions, change unit files
+// (one call per action), follow init scripts, reload, then start and stop jobs awaited together.
+class ApplyBatch {
+ public:
+  ApplyBatch(const Host& host, SystemdBus& bus, std::span<const SystemdProvider::Change> changes,
+             std::chrono::seconds job_timeout)
+      : host_(host), bus_(bus), changes_(changes), job_timeout_(job_timeout), work_(changes.size()) {}
 
-std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<const Change> changes) {
-  std::lock_guard lock(mutex_);
-  std::vector<UnitWork> work(changes.size());
-  std::string error;
-  SystemdBus* bus = this->bus(host, &error);
-  if (bus == nullptr) {
+  std::vector<ChangeOutcome> run() {
+    reload_changed_unit_files();
+    for (std::size_t i = 0; i < changes_.size(); ++i) work_out(i);
+    bool files_changed = change_unit_files();
+    files_changed = follow_init_scripts() || files_changed;
+    if (files_changed) {
+      reload("unit files changed", members_where([](const UnitWork& w) { return w.unmask || w.mask || w.enable || w.disable; }));
+    }
+    run_jobs();
     std::vector<ChangeOutcome> out;
-    for (std::size_t i = 0; i < changes.size(); ++i) out.push_back(ChangeOutcome::failed(error));
+    for (auto& w : work_) out.push_back(std::move(w.outcome));
     return out;
   }
 
-  // Unit files changed on disk (a package upgrade): systemd reads them again first, and the work is
-  // worked out from what it says then.
-  bool need_reload = false;
-  for (const Change& change : changes) {
-    need_reload = need_reload || dynamic_cast<const ServiceObserved&>(*change.observed).need_reload;
-  }
-  std::vector<Observation> fresh;
-  std::vector<resources::Drift> fresh_drift(changes.size());
-  if (need_reload) {
-    const auto started = Clock::now();
-    const std::string failure = bus->reload();
-    const Step step{"systemd daemon-reload (unit files changed on disk)", since(started), failure.empty() ? 0 : 1,
-                    failure};
-    for (auto& w : work) add_step(w, step, failure.empty() ? "" : "daemon-reload: " + failure);
-    std::vector<const Resource*> batch;
-    for (const Change& change : changes) batch.push_back(change.resource);
-    if (failure.empty()) fresh = observe_units(host, *bus, batch);
+ private:
+  // Unit files changed on disk (a package upgrade): systemd reads them again first, and the work is worked out
+  // from what it says then.
+  void reload_changed_unit_files() {
+    bool need_reload = false;
+    for (const auto& change : changes_) need_reload = need_reload || change.observed->need_reload;
+    if (!need_reload) return;
+    std::vector<std::size_t> all(changes_.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    if (!reload("unit files changed on disk", all)) return;
+    std::vector<const ServiceResource*> batch;
+    for (const auto& change : changes_) batch.push_back(change.resource);
+    fresh_ = observe_units(host_, bus_, batch);
+    fresh_drift_.resize(changes_.size());
   }
 
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& service = dynamic_cast<const ServiceResource&>(*changes[i].resource);
-    const auto* observed = changes[i].observed;
-    const auto* drift = changes[i].drift;
-    auto& w = work[i];
-    if (i < fresh.size()) {
-      const std::string why = fresh[i].state == nullptr ? fresh[i].unknown_reason : fresh[i].blocked_reason;
+  // The actions of change i, from its drift (or the drift observed again after a reload).
+  void work_out(std::size_t i) {
+    const ServiceResource& service = *changes_[i].resource;
+    const ServiceObserved* seen = changes_[i].observed;
+    const resources::Drift* drift = changes_[i].drift;
+    auto& w = work_[i];
+    if (i < fresh_.size()) {
+      const std::string why = fresh_[i].state == nullptr ? fresh_[i].unknown_reason : fresh_[i].blocked_reason;
       if (!why.empty()) {
         add_step(w, Step{"observe " + service.unit() + " again", 0, 1, why}, why);
-        continue;
+        return;
       }
-      fresh_drift[i] = service.diff(*fresh[i].state);
-      observed = fresh[i].state.get();
-      drift = &fresh_drift[i];
+      fresh_drift_[i] = service.diff(*fresh_[i].state);
+      seen = dynamic_cast<const ServiceObserved*>(fresh_[i].state.get());
+      drift = &fresh_drift_[i];
+      if (seen == nullptr) return;
     }
-    const auto& seen = dynamic_cast<const ServiceObserved&>(*observed);
-    w.unit = seen.unit.empty() ? service.unit() : seen.unit;
-    bool enablement_drift = false;
-    for (const auto& field : *drift) {
-      if (field.field == "enablement") enablement_drift = true;
-      if (field.field == "active") w.job = service.running() ? 1 : -1;
-    }
-    if (!enablement_drift) continue;
-    const auto now = seen.enablement();
-    const bool masked = now == Enablement::kMasked || seen.file == UnitFile::kMaskedRuntime;
+    w.unit = seen->unit.empty() ? service.unit() : seen->unit;
+    if (resources::drifted(*drift, resources::ServiceField::kActive)) w.job = service.running() ? 1 : -1;
+    if (!resources::drifted(*drift, resources::ServiceField::kEnablement)) return;
+    const auto now = seen->enablement();
+    const bool masked = now == Enablement::kMasked || seen->file == UnitFile::kMaskedRuntime;
     w.unmask = masked && service.enablement() != Enablement::kMasked;
     w.mask = service.enablement() == Enablement::kMasked;
     w.enable = service.enablement() == Enablement::kEnabled;
@@ -284,143 +298,177 @@ std::vector<ChangeOutcome> SystemdProvider::apply(const Host& host, std::span<co
     // Like systemctl: an init script of the same name is enabled and disabled along with the unit.
     const std::string base = w.unit.ends_with(".service") ? w.unit.substr(0, w.unit.size() - 8) : "";
     std::error_code ec;
-    if (!seen.sysv_script.empty()) {
-      w.sysv = sysv_name(seen);
-    } else if (!base.empty() && std::filesystem::exists(host.path("/etc/init.d/" + base), ec)) {
+    if (!seen->sysv_script.empty()) {
+      w.sysv = sysv_name(*seen);
+    } else if (!base.empty() && std::filesystem::exists(host_.path("/etc/init.d/" + base), ec)) {
       w.sysv = base;
     }
-    w.sysv_only = !w.sysv.empty() && !native_unit_exists(host, w.unit);
+    w.sysv_only = !w.sysv.empty() && !native_unit_exists(host_, w.unit);
   }
 
-  auto manager_step = [&](const std::string& what, std::vector<std::size_t> members, auto call) {
+  template <class Wanted>
+  std::vector<std::size_t> members_where(Wanted wanted) const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < work_.size(); ++i) {
+      if (!failed(work_[i]) && wanted(work_[i])) out.push_back(i);
+    }
+    return out;
+  }
+
+  bool reload(const std::string& why, const std::vector<std::size_t>& members) {
+    const auto started = Clock::now();
+    const std::string failure = bus_.reload();
+    const Step step{"systemd daemon-reload (" + why + ")", since(started), failure.empty() ? 0 : 1, failure};
+    for (const std::size_t i : members) add_step(work_[i], step, failure.empty() ? "" : "daemon-reload: " + failure);
+    return failure.empty();
+  }
+
+  // One manager call for the members' units; when it fails, one call per unit so each failure lands on its unit.
+  template <class Call>
+  bool manager_step(const std::string& what, const std::vector<std::size_t>& members, Call call) {
     if (members.empty()) return false;
     std::vector<std::string> units;
-    for (const std::size_t i : members) units.push_back(work[i].unit);
+    for (const std::size_t i : members) units.push_back(work_[i].unit);
     const auto started = Clock::now();
     const std::expected<int, std::string> result = call(units);
     Step step{"systemd " + what + " " + join(units), since(started), result ? 0 : 1, result ? "" : result.error()};
     if (result || members.size() == 1) {
       for (const std::size_t i : members) {
-        add_step(work[i], step, result ? "" : what + " " + work[i].unit + ": " + result.error());
+        add_step(work_[i], step, result ? "" : what + " " + work_[i].unit + ": " + result.error());
       }
       return result.has_value();
     }
-    // One bad unit fails the whole call: ask again one by one so each failure lands on its unit.
     bool any = false;
     for (const std::size_t i : members) {
       const auto again = Clock::now();
-      const auto one = call(std::vector<std::string>{work[i].unit});
-      Step single{"systemd " + what + " " + work[i].unit, since(again), one ? 0 : 1, one ? "" : one.error()};
-      add_step(work[i], single, one ? "" : what + " " + work[i].unit + ": " + one.error());
+      const auto one = call(std::vector<std::string>{work_[i].unit});
+      Step single{"systemd " + what + " " + work_[i].unit, since(again), one ? 0 : 1, one ? "" : one.error()};
+      add_step(work_[i], single, one ? "" : what + " " + work_[i].unit + ": " + one.error());
       any = any || one.has_value();
     }
     return any;
-  };
-  auto members_where = [&](auto wanted) {
-    std::vector<std::size_t> out;
-    for (std::size_t i = 0; i < work.size(); ++i) {
-      if (!failed(work[i]) && wanted(work[i])) out.push_back(i);
-    }
-    return out;
-  };
-  auto reload_step = [&](const std::string& why, const std::vector<std::size_t>& members) {
-    const auto started = Clock::now();
-    const std::string failure = bus->reload();
-    const Step step{"systemd daemon-reload (" + why + ")", since(started), failure.empty() ? 0 : 1, failure};
-    for (const std::size_t i : members) add_step(work[i], step, failure.empty() ? "" : "daemon-reload: " + failure);
-  };
-
-  bool files_changed = false;
-  files_changed |= manager_step("unmask", members_where([](const UnitWork& w) { return w.unmask; }),
-                                [&](const std::vector<std::string>& units) {
-                                  return bus->unit_files("UnmaskUnitFiles", units, false, false);
-                                });
-  files_changed |= manager_step("disable", members_where([](const UnitWork& w) { return w.disable && !w.sysv_only; }),
-                                [&](const std::vector<std::string>& units) {
-                                  return bus->unit_files("DisableUnitFiles", units, false, false);
-                                });
-  files_changed |= manager_step("enable", members_where([](const UnitWork& w) { return w.enable && !w.sysv_only; }),
-                                [&](const std::vector<std::string>& units) {
-                                  return bus->unit_files("EnableUnitFiles", units, false, true);
-                                });
-  files_changed |= manager_step("mask", members_where([](const UnitWork& w) { return w.mask; }),
-                                [&](const std::vector<std::string>& units) {
-                                  return bus->unit_files("MaskUnitFiles", units, false, true);
-                                });
-  // Init scripts: systemd-sysv-install (update-rc.d) knows no batches.
-  for (auto& w : work) {
-    if (failed(w) || w.sysv.empty() || !(w.enable || w.disable)) continue;
-    ExecRequest request;
-    request.argv = {std::string(kSysvInstall), w.enable ? "enable" : "disable", "--", w.sysv};
-    request.timeout = std::chrono::seconds(60);
-    const ExecResult result = host.exec->run(request);
-    add_step(w, step_of(request.argv, result),
-             result.ok() ? "" : "systemd-sysv-install " + std::string(w.enable ? "enable " : "disable ") + w.sysv +
-                                    ": " + result.status_text());
-    files_changed = files_changed || result.ok();
   }
-  if (files_changed) reload_step("unit files changed", members_where([](const UnitWork& w) {
-                                   return w.unmask || w.mask || w.enable || w.disable;
-                                 }));
 
-  std::vector<std::size_t> job_members = members_where([](const UnitWork& w) { return w.job != 0; });
-  std::vector<std::pair<std::string, bool>> jobs;
-  for (const std::size_t i : job_members) jobs.emplace_back(work[i].unit, work[i].job > 0);
-  if (!jobs.empty()) {
+  bool change_unit_files() {
+    auto files = [&](const char* method, bool force) {
+      return [this, method, force](const std::vector<std::string>& units) {
+        return bus_.unit_files(method, units, false, force);
+      };
+    };
+    bool changed = false;
+    changed |= manager_step("unmask", members_where([](const UnitWork& w) { return w.unmask; }),
+                            files("UnmaskUnitFiles", false));
+    changed |= manager_step("disable", members_where([](const UnitWork& w) { return w.disable && !w.sysv_only; }),
+                            files("DisableUnitFiles", false));
+    changed |= manager_step("enable", members_where([](const UnitWork& w) { return w.enable && !w.sysv_only; }),
+                            files("EnableUnitFiles", true));
+    changed |= manager_step("mask", members_where([](const UnitWork& w) { return w.mask; }),
+                            files("MaskUnitFiles", true));
+    return changed;
+  }
+
+  // Init scripts: systemd-sysv-install (update-rc.d) knows no batches.
+  bool follow_init_scripts() {
+    bool changed = false;
+    for (auto& w : work_) {
+      if (failed(w) || w.sysv.empty() || !(w.enable || w.disable)) continue;
+      ExecRequest request;
+      request.argv = {std::string(kSysvInstall), w.enable ? "enable" : "disable", "--", w.sysv};
+      request.timeout = std::chrono::seconds(60);
+      const ExecResult result = host_.exec->run(request);
+      add_step(w, step_of(request.argv, result),
+               result.ok() ? "" : "systemd-sysv-install " + std::string(w.enable ? "enable " : "disable ") + w.sysv +
+                                      ": " + result.status_text());
+      changed = changed || result.ok();
+    }
+    return changed;
+  }
+
+  // Start and stop jobs, awaited together; a simple service that exits at once counts as failed.
+  void run_jobs() {
+    const std::vector<std::size_t> members = members_where([](const UnitWork& w) { return w.job != 0; });
+    std::vector<std::pair<std::string, bool>> jobs;
+    for (const std::size_t i : members) jobs.emplace_back(work_[i].unit, work_[i].job > 0);
+    if (jobs.empty()) return;
     const auto started = Clock::now();
-    const auto results = bus->run_jobs(jobs, job_timeout_);
+    const auto results = bus_.run_jobs(jobs, job_timeout_);
     // A simple service counts as started once it is forked: give one that exits at once a moment to show it.
     std::vector<bool> exited(jobs.size(), false);
     std::vector<std::size_t> watch;
     for (std::size_t k = 0; k < jobs.size(); ++k) {
       if (!jobs[k].second || results[k] != "done") continue;
-      const std::string type = bus->service_property(jobs[k].first, "Type", 's');
+      const std::string type = bus_.service_property(jobs[k].first, "Type", 's');
       if (type == "simple" || type == "exec" || type == "idle") watch.push_back(k);
     }
     for (int round = 0; round < 6 && !watch.empty(); ++round) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       for (const std::size_t k : watch) {
-        const std::string state = bus->unit_property(jobs[k].first, "ActiveState");
+        const std::string state = bus_.unit_property(jobs[k].first, "ActiveState");
         exited[k] = exited[k] || state == "failed" || state == "inactive";
       }
     }
     const double seconds = since(started);
-    for (std::size_t k = 0; k < job_members.size(); ++k) {
-      auto& w = work[job_members[k]];
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      auto& w = work_[members[k]];
       const std::string verb = jobs[k].second ? "start" : "stop";
       const Step step{"systemd " + verb + " " + w.unit + " → " + results[k], seconds, results[k] == "done" ? 0 : 1,
                       ""};
       if (results[k] == "done" && !exited[k]) {
-        const std::string condition = jobs[k].second ? bus->unmet_condition(w.unit) : "";
+        const std::string condition = jobs[k].second ? bus_.unmet_condition(w.unit) : "";
         add_step(w, step,
                  condition.empty() ? "" : "start of " + w.unit + " was skipped: " + condition + " is not met here");
         continue;
       }
-      std::string message = exited[k] ? w.unit + " stopped right after it started"
-                                       : verb + " of " + w.unit + " ended with job result '" + results[k] + "'";
-      if (results[k] == "dependency") message += " (a unit it requires failed)";
-      const std::string result = bus->service_property(w.unit, "Result", 's');
-      if (!result.empty() && result != "success") {
-        message += "; the service's result is " + result;
-        const std::string status = bus->service_property(w.unit, "ExecMainStatus", 'i');
-        if (result == "exit-code" && !status.empty()) message += " (exit status " + status + ")";
-      }
-      ExecRequest journal;
-      journal.argv = {"journalctl", "--no-pager", "--quiet", "--lines=10", "--output=short", "--unit=" + w.unit};
-      journal.timeout = std::chrono::seconds(10);
-      const ExecResult log = host.exec->run(journal);
-      Step failed_step = step;
-      failed_step.exit_status = 1;
-      failed_step.error_tail = log.ok() ? log.out : log.tail();
-      std::string& tail = failed_step.error_tail;
-      while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-      add_step(w, failed_step, message);
+      job_failed(w, step, jobs[k].second, results[k], exited[k]);
     }
   }
 
-  std::vector<ChangeOutcome> out;
-  for (auto& w : work) out.push_back(std::move(w.outcome));
-  return out;
+  // Why a job failed, with the service's result and the last lines of its journal.
+  void job_failed(UnitWork& w, const Step& step, bool start, const std::string& result, bool exited) {
+    const std::string verb = start ? "start" : "stop";
+    std::string message = exited ? w.unit + " stopped right after it started"
+                                 : verb + " of " + w.unit + " ended with job result '" + result + "'";
+    if (result == "dependency") message += " (a unit it requires failed)";
+    const std::string service_result = bus_.service_property(w.unit, "Result", 's');
+    if (!service_result.empty() && service_result != "success") {
+      message += "; the service's result is " + service_result;
+      const std::string status = bus_.service_property(w.unit, "ExecMainStatus", 'i');
+      if (service_result == "exit-code" && !status.empty()) message += " (exit status " + status + ")";
+    }
+    ExecRequest journal;
+    journal.argv = {"journalctl", "--no-pager", "--quiet", "--lines=10", "--output=short", "--unit=" + w.unit};
+    journal.timeout = std::chrono::seconds(10);
+    const ExecResult log = host_.exec->run(journal);
+    Step failed_step = step;
+    failed_step.exit_status = 1;
+    failed_step.error_tail = log.ok() ? log.out : log.tail();
+    std::string& tail = failed_step.error_tail;
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    add_step(w, failed_step, message);
+  }
+
+  const Host& host_;
+  SystemdBus& bus_;
+  std::span<const SystemdProvider::Change> changes_;
+  std::chrono::seconds job_timeout_;
+  std::vector<UnitWork> work_;
+  std::vector<Observation> fresh_;
+  std::vector<resources::Drift> fresh_drift_;
+};
+
+}  // namespace
+
+std::vector<ChangeOutcome> SystemdProvider::apply(Session& session, std::span<const Change> changes) const {
+  auto& connection = session.state<Connection>(this);
+  const std::lock_guard lock(connection.mutex);
+  std::string error;
+  SystemdBus* bus = connect(session, connection, &error);
+  if (bus == nullptr) {
+    std::vector<ChangeOutcome> out;
+    for (std::size_t i = 0; i < changes.size(); ++i) out.push_back(ChangeOutcome::failed(error));
+    return out;
+  }
+  return ApplyBatch(session.host(), *bus, changes, job_timeout_).run();
 }
 
 }  // namespace reconcile::providers

@@ -9,13 +9,14 @@
 #include <string>
 
 #include "providers/provider.h"
+#include "resources/service.h"
 
 namespace reconcile::providers {
 
 class SystemdBus;
 
 /// Observes and converges `service:` resources by talking to systemd (PID 1) over D-Bus.
-class SystemdProvider : public Provider {
+class SystemdProvider : public ProviderOf<const resources::ServiceResource*, resources::ServiceObserved> {
  public:
   /// `bus_address` "" connects like systemctl does (systemd's private socket as root, else the system bus);
   /// a D-Bus address ("unix:path=/proc/PID/root/run/dbus/system_bus_socket") talks to that bus instead.
@@ -26,19 +27,23 @@ class SystemdProvider : public Provider {
   std::string_view name() const override { return "systemd"; }
   std::string_view kind() const override { return "service"; }
   std::string unusable_reason(const Host& host) const override;
-  std::vector<Observation> observe(const Host& host, std::span<const Resource* const> resources) override;
-  std::vector<ChangeOutcome> apply(const Host& host, std::span<const Change> changes) override;
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::ServiceResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
+
+  /// The run's connection to systemd, opened on first use and kept while it stays open; one call on it at a time.
+  struct Connection {
+    std::mutex mutex;
+    std::unique_ptr<SystemdBus> bus;
+    ~Connection();
+  };
 
  private:
-  /// The run's connection, opened on first use and kept while it stays open; nullptr with *error set.
-  SystemdBus* bus(const Host& host, std::string* error);
-  /// observe() on an open connection.
-  std::vector<Observation> observe_units(const Host& host, SystemdBus& bus, std::span<const Resource* const> resources);
+  /// The bus of a locked connection, (re)opened when needed; nullptr with *error set.
+  SystemdBus* connect(Session& session, Connection& connection, std::string* error) const;
 
   std::string bus_address_;
   std::chrono::seconds job_timeout_;
-  std::mutex mutex_;
-  std::unique_ptr<SystemdBus> bus_;
 };
 
 }  // namespace reconcile::providers

@@ -41,7 +41,7 @@ std::vector<Field> PackageObserved::fields() const {
 }
 
 PackageResource::PackageResource(std::string name, PackageState state, Location location, std::string key_path)
-    : Resource("package", std::move(name), std::move(location), std::move(key_path)), state_(state) {}
+    : ResourceOf("package", std::move(name), std::move(location), std::move(key_path)), state_(state) {}
 
 std::vector<Field> PackageResource::desired_fields() const {
   std::vector<Field> out{{"state", std::string(to_string(state_))}};
@@ -68,16 +68,27 @@ bool offers(const PackageObserved& seen, const std::string& version) {
 
 }  // namespace
 
-Drift PackageResource::diff(const Observed& observed) const {
-  const auto& seen = dynamic_cast<const PackageObserved&>(observed);
+std::string_view field_name(PackageField field) {
+  switch (field) {
+    case PackageField::kInstalled: return "installed";
+    case PackageField::kConfigFiles: return "config files";
+    case PackageField::kVersion: return "version";
+  }
+  return "installed";
+}
+
+std::string_view field_name(UpgradeField) { return "pending upgrade"; }
+
+Drift PackageResource::diff_of(const PackageObserved& seen) const {
   Drift drift;
   const bool installed = seen.state == InstallState::kInstalled;
   if (state_ == PackageState::kAbsent) {
     if (installed || seen.state == InstallState::kHalfInstalled) {
-      drift.push_back({"installed", observed_install(seen), purge_ ? "purged" : "removed",
-                       purge_ ? "the package and its config files must go" : "the package must not be installed"});
+      drift.push_back(drift_of(PackageField::kInstalled, observed_install(seen), purge_ ? "purged" : "removed",
+                               purge_ ? "the package and its config files must go" : "the package must not be installed"));
     } else if (seen.state == InstallState::kConfigFiles && purge_) {
-      drift.push_back({"config files", "kept (" + seen.version + ")", "purged", "purge removes config files too"});
+      drift.push_back(drift_of(PackageField::kConfigFiles, "kept (" + seen.version + ")", "purged",
+                               "purge removes config files too"));
     }
     return drift;
   }
@@ -92,13 +103,13 @@ Drift PackageResource::diff(const Observed& observed) const {
     note = "; the package index does not offer version " + version_ + " (it is refreshed before installing)";
   }
   if (!installed) {
-    drift.push_back({"installed", observed_install(seen), desired, "the package is not installed" + note});
+    drift.push_back(drift_of(PackageField::kInstalled, observed_install(seen), desired, "the package is not installed" + note));
     return drift;
   }
   if (!version_.empty() && seen.version != version_) {
-    drift.push_back({"version", seen.version, version_, "the version is pinned" + note});
+    drift.push_back(drift_of(PackageField::kVersion, seen.version, version_, "the version is pinned" + note));
   } else if (state_ == PackageState::kLatest && !seen.candidate.empty() && seen.candidate != seen.version) {
-    drift.push_back({"version", seen.version, seen.candidate, "a newer version is available"});
+    drift.push_back(drift_of(PackageField::kVersion, seen.version, seen.candidate, "a newer version is available"));
   }
   return drift;
 }
@@ -110,7 +121,7 @@ std::vector<Field> UpgradesObserved::fields() const {
 }
 
 UpgradeResource::UpgradeResource(UpgradeScope scope, Location location, std::string key_path)
-    : Resource("packages", "upgrade", std::move(location), std::move(key_path)), scope_(scope) {}
+    : ResourceOf("packages", "upgrade", std::move(location), std::move(key_path)), scope_(scope) {}
 
 std::vector<PendingUpgrade> UpgradeResource::wanted(const UpgradesObserved& seen) const {
   std::vector<PendingUpgrade> out;
@@ -127,12 +138,11 @@ std::vector<Field> UpgradeResource::desired_fields() const {
   return {{"upgrade", std::string(to_string(scope_))}};
 }
 
-Drift UpgradeResource::diff(const Observed& observed) const {
-  const auto& seen = dynamic_cast<const UpgradesObserved&>(observed);
+Drift UpgradeResource::diff_of(const UpgradesObserved& seen) const {
   Drift drift;
   for (const auto& p : wanted(seen)) {
-    drift.push_back({p.name, p.from, p.to, std::string(p.security ? "security update" : "update") + " from " +
-                                               p.origin});
+    drift.push_back(drift_of(UpgradeField::kPending, p.name, p.from, p.to,
+                             std::string(p.security ? "security update" : "update") + " from " + p.origin));
   }
   return drift;
 }

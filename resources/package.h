@@ -29,6 +29,14 @@ std::string_view to_string(PackageState state);
 std::string_view to_string(UpgradeScope scope);
 std::string_view to_string(InstallState state);
 
+/// The fields of a package that can drift.
+enum class PackageField { kInstalled, kConfigFiles, kVersion };
+/// "installed", "config files", "version".
+std::string_view field_name(PackageField field);
+/// The one field of `packages:upgrade`: a pending upgrade, reported under its package's name.
+enum class UpgradeField { kPending };
+std::string_view field_name(UpgradeField field);
+
 /// One package as the package manager sees it, plus what the repositories offer when that was asked.
 class PackageObserved : public Observed {
  public:
@@ -42,7 +50,7 @@ class PackageObserved : public Observed {
 };
 
 /// `packages.present: [nginx]`, `{name: nginx, version: "1.22.1-9"}`, `absent: [{name: at, purge: true}]`.
-class PackageResource : public Resource {
+class PackageResource : public ResourceOf<PackageObserved> {
  public:
   PackageResource(std::string name, PackageState state, Location location, std::string key_path);
 
@@ -59,7 +67,7 @@ class PackageResource : public Resource {
   void set_lock_wait(int seconds) { lock_wait_ = seconds; }
 
   std::vector<Field> desired_fields() const override;
-  Drift diff(const Observed& observed) const override;
+  Drift diff_of(const PackageObserved& seen) const override;
   std::string provider_hint() const override { return manager_; }
 
  private:
@@ -89,7 +97,7 @@ class UpgradesObserved : public Observed {
 };
 
 /// `packages.upgrade: security|all`: no pending update of that scope is left.
-class UpgradeResource : public Resource {
+class UpgradeResource : public ResourceOf<UpgradesObserved> {
  public:
   UpgradeResource(UpgradeScope scope, Location location, std::string key_path);
 
@@ -105,7 +113,7 @@ class UpgradeResource : public Resource {
   std::vector<PendingUpgrade> wanted(const UpgradesObserved& seen) const;
 
   std::vector<Field> desired_fields() const override;
-  Drift diff(const Observed& observed) const override;
+  Drift diff_of(const UpgradesObserved& seen) const override;
   std::string provider_hint() const override { return manager_; }
 
  private:

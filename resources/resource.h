@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "resources/error.h"
@@ -22,14 +23,49 @@ struct Field {
 
 /// One field that differs: what was observed, what is desired, and why it matters.
 struct FieldDrift {
-  std::string field;
+  std::string field;   // the field's name, for reports
   std::string observed;
   std::string desired;
   std::string reason;
+  int code = 0;        // the kind's field enum (see drift_of); providers match on it, never on the name
 };
 
 /// Every field that differs; empty means in sync.
 using Drift = std::vector<FieldDrift>;
+
+/// A drifted field of a kind whose fields are `enum class` values named by `field_name(E)` (found by ADL):
+/// the report shows the name, a provider asks `drifted(drift, E::kShell)`, so a misspelt field does not compile.
+template <class E>
+  requires std::is_enum_v<E>
+FieldDrift drift_of(E field, std::string observed, std::string desired, std::string reason) {
+  return FieldDrift{std::string(field_name(field)), std::move(observed), std::move(desired), std::move(reason),
+                    static_cast<int>(field) + 1};
+}
+
+/// The same, for a field whose report name is not the enum's (one pending upgrade, named by its package).
+template <class E>
+  requires std::is_enum_v<E>
+FieldDrift drift_of(E field, std::string name, std::string observed, std::string desired, std::string reason) {
+  return FieldDrift{std::move(name), std::move(observed), std::move(desired), std::move(reason),
+                    static_cast<int>(field) + 1};
+}
+
+/// Whether this drift is of `field`.
+template <class E>
+  requires std::is_enum_v<E>
+bool is_field(const FieldDrift& drift, E field) {
+  return drift.code == static_cast<int>(field) + 1;
+}
+
+/// Whether `field` is among the drifted fields.
+template <class E>
+  requires std::is_enum_v<E>
+bool drifted(const Drift& drift, E field) {
+  for (const auto& d : drift) {
+    if (is_field(d, field)) return true;
+  }
+  return false;
+}
 
 /// What a provider saw of one resource on the host, typed per kind.
 class Observed {
@@ -80,6 +116,23 @@ class Resource {
   Location location_;
   std::string key_path_;
   std::vector<Requirement> requirements_;
+};
+
+/// A resource whose kind observes into `O`: its diff receives the typed observation. An observation of another
+/// type (a provider bug) is reported as drift of the whole state rather than read as `O`.
+template <class O>
+class ResourceOf : public Resource {
+ public:
+  using Resource::Resource;
+  using ObservedType = O;
+
+  Drift diff(const resources::Observed& observed) const final {
+    const auto* seen = dynamic_cast<const O*>(&observed);
+    if (seen == nullptr) return {FieldDrift{"state", "observed as another kind", "observable", "a provider error", 0}};
+    return diff_of(*seen);
+  }
+  /// What differs between desired and observed; empty when in sync.
+  virtual Drift diff_of(const O& observed) const = 0;
 };
 
 /// Checks a name against a strict charset (letters, digits and `extra`), length 1..max_length.

@@ -152,7 +152,7 @@ std::string fixed_enablement_note(const ServiceObserved& seen) {
 
 ServiceResource::ServiceResource(std::string name, std::string unit, Enablement enablement, bool running,
                                  std::string package, Location location, std::string key_path)
-    : Resource("service", std::move(name), std::move(location), std::move(key_path)),
+    : ResourceOf("service", std::move(name), std::move(location), std::move(key_path)),
       unit_(std::move(unit)),
       enablement_(enablement),
       running_(running && enablement != Enablement::kMasked),
@@ -169,8 +169,15 @@ std::vector<Field> ServiceResource::desired_fields() const {
   return {{"enablement", std::string(to_string(enablement_))}, {"active", running_ ? "active" : "inactive"}};
 }
 
-Drift ServiceResource::diff(const Observed& observed) const {
-  const auto& seen = dynamic_cast<const ServiceObserved&>(observed);
+std::string_view field_name(ServiceField field) {
+  switch (field) {
+    case ServiceField::kEnablement: return "enablement";
+    case ServiceField::kActive: return "active";
+  }
+  return "enablement";
+}
+
+Drift ServiceResource::diff_of(const ServiceObserved& seen) const {
   const std::string unit = seen.unit.empty() ? unit_ : seen.unit;
   const std::string later = seen.predicted ? " once its package installs it" : "";
   Drift drift;
@@ -189,14 +196,14 @@ Drift ServiceResource::diff(const Observed& observed) const {
       case Enablement::kDisabled: reason = "would keep " + unit + " from starting at boot"; break;
       case Enablement::kMasked: reason = "would mask " + unit + " so that nothing can start it"; break;
     }
-    drift.push_back({"enablement", enablement_text(seen), std::string(to_string(enablement_)), reason});
+    drift.push_back(drift_of(ServiceField::kEnablement, enablement_text(seen), std::string(to_string(enablement_)), reason));
   }
   const bool stopped = seen.active == UnitActive::kInactive || seen.active == UnitActive::kFailed;
   if (running_ && !seen.running()) {
-    drift.push_back({"active", seen.predicted ? "not installed yet" : std::string(to_string(seen.active)), "active",
-                     "would start " + unit + later});
+    drift.push_back(drift_of(ServiceField::kActive, seen.predicted ? "not installed yet" : std::string(to_string(seen.active)),
+                             "active", "would start " + unit + later));
   } else if (!running_ && !stopped) {
-    drift.push_back({"active", std::string(to_string(seen.active)), "inactive", "would stop " + unit});
+    drift.push_back(drift_of(ServiceField::kActive, std::string(to_string(seen.active)), "inactive", "would stop " + unit));
   }
   return drift;
 }

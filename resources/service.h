@@ -39,6 +39,11 @@ UnitLoad parse_unit_load(std::string_view text);
 UnitActive parse_unit_active(std::string_view text);
 UnitFile parse_unit_file(std::string_view text);
 
+/// The fields of a service that can drift.
+enum class ServiceField { kEnablement, kActive };
+/// "enablement", "active".
+std::string_view field_name(ServiceField field);
+
 /// What the host's service manager says about one unit.
 class ServiceObserved : public Observed {
  public:
@@ -61,7 +66,7 @@ class ServiceObserved : public Observed {
 };
 
 /// One service: `nginx` in services.enabled is unit nginx.service, enabled and running.
-class ServiceResource : public Resource {
+class ServiceResource : public ResourceOf<ServiceObserved> {
  public:
   /// `name` as the state spells it without ".service"; `unit` the full unit name.
   ServiceResource(std::string name, std::string unit, Enablement enablement, bool running, std::string package,
@@ -77,7 +82,7 @@ class ServiceResource : public Resource {
   /// well-known packages of that service (atd → at, sshd → openssh-server).
   std::vector<std::string> auto_requires() const override;
   std::vector<Field> desired_fields() const override;
-  Drift diff(const Observed& observed) const override;
+  Drift diff_of(const ServiceObserved& seen) const override;
   /// The unit its package will install: loaded, disabled and stopped.
   std::unique_ptr<Observed> predicted() const override;
 

@@ -2,6 +2,14 @@
 
 namespace reconcile::resources {
 
+std::string_view field_name(TimezoneField field) {
+  switch (field) {
+    case TimezoneField::kZone: return "zone";
+    case TimezoneField::kTimezoneFile: return "/etc/timezone";
+  }
+  return "zone";
+}
+
 std::vector<Field> TimezoneObserved::fields() const {
   std::vector<Field> out{{"zone", zone}};
   if (has_timezone_file) out.push_back({"/etc/timezone", timezone_file});
@@ -9,18 +17,17 @@ std::vector<Field> TimezoneObserved::fields() const {
 }
 
 TimezoneResource::TimezoneResource(std::string zone, Location location, std::string key_path)
-    : Resource("timezone", "", std::move(location), std::move(key_path)), zone_(std::move(zone)) {}
+    : ResourceOf("timezone", "", std::move(location), std::move(key_path)), zone_(std::move(zone)) {}
 
 std::vector<Field> TimezoneResource::desired_fields() const { return {{"zone", zone_}}; }
 
-Drift TimezoneResource::diff(const Observed& observed) const {
-  const auto& seen = dynamic_cast<const TimezoneObserved&>(observed);
+Drift TimezoneResource::diff_of(const TimezoneObserved& seen) const {
   Drift drift;
   if (!seen.zone_known || seen.zone != zone_) {
-    drift.push_back({"zone", seen.zone, zone_, "/etc/localtime does not point at " + zone_});
+    drift.push_back(drift_of(TimezoneField::kZone, seen.zone, zone_, "/etc/localtime does not point at " + zone_));
   }
   if (seen.has_timezone_file && seen.timezone_file != zone_) {
-    drift.push_back({"/etc/timezone", seen.timezone_file, zone_, "/etc/timezone names another zone"});
+    drift.push_back(drift_of(TimezoneField::kTimezoneFile, seen.timezone_file, zone_, "/etc/timezone names another zone"));
   }
   return drift;
 }

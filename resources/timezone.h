@@ -9,6 +9,11 @@
 
 namespace reconcile::resources {
 
+/// The fields of a time zone that can drift.
+enum class TimezoneField { kZone, kTimezoneFile };
+/// "zone", "/etc/timezone".
+std::string_view field_name(TimezoneField field);
+
 /// What the host's time zone looks like.
 class TimezoneObserved : public Observed {
  public:
@@ -23,13 +28,13 @@ class TimezoneObserved : public Observed {
 };
 
 /// `timezone: Europe/Helsinki`
-class TimezoneResource : public Resource {
+class TimezoneResource : public ResourceOf<TimezoneObserved> {
  public:
   TimezoneResource(std::string zone, Location location, std::string key_path);
 
   const std::string& zone() const { return zone_; }
   std::vector<Field> desired_fields() const override;
-  Drift diff(const Observed& observed) const override;
+  Drift diff_of(const TimezoneObserved& seen) const override;
 
  private:
   std::string zone_;

@@ -78,7 +78,7 @@ std::vector<Field> UserObserved::fields() const {
 std::vector<Field> LoginPolicyObserved::fields() const { return {{"can log in", join(can_log_in)}}; }
 
 UserResource::UserResource(std::string name, UserEnsure ensure, Location location, std::string key_path)
-    : Resource("user", std::move(name), std::move(location), std::move(key_path)), ensure_(ensure) {}
+    : ResourceOf("user", std::move(name), std::move(location), std::move(key_path)), ensure_(ensure) {}
 
 std::vector<std::string> UserResource::auto_requires() const {
   std::vector<std::string> out;
@@ -100,31 +100,43 @@ std::vector<Field> UserResource::desired_fields() const {
   return out;
 }
 
-Drift UserResource::diff(const Observed& observed) const {
-  const auto& seen = dynamic_cast<const UserObserved&>(observed);
+std::string_view field_name(UserField field) {
+  switch (field) {
+    case UserField::kAccount: return "account";
+    case UserField::kUid: return "uid";
+    case UserField::kHome: return "home";
+    case UserField::kShell: return "shell";
+    case UserField::kGroups: return "groups";
+    case UserField::kPassword: return "password";
+    case UserField::kExpiry: return "expiry";
+  }
+  return "account";
+}
+
+Drift UserResource::diff_of(const UserObserved& seen) const {
   Drift drift;
   switch (ensure_) {
     case UserEnsure::kAbsent:
       if (seen.exists) {
-        drift.push_back({"account", "present (uid " + std::to_string(seen.uid) + ")", "absent",
+        drift.push_back(drift_of(UserField::kAccount, "present (uid " + std::to_string(seen.uid) + ")", "absent",
                          remove_home ? "to be removed with its home " + seen.home
-                                     : "to be removed; its home " + seen.home + " is kept"});
+                                     : "to be removed; its home " + seen.home + " is kept"));
       }
       return drift;
     case UserEnsure::kLocked: {
       if (!seen.exists) return drift;  // nothing to lock
       const std::string why = origin_ == UserOrigin::kAllowList ? "not in users.login_allowed_only: " : "";
       if (!seen.password_locked()) {
-        drift.push_back({"password", std::string(to_string(seen.password)), "disabled",
-                         why + "a '!' prefix on the hash stops password logins"});
+        drift.push_back(drift_of(UserField::kPassword, std::string(to_string(seen.password)), "disabled",
+                         why + "a '!' prefix on the hash stops password logins"));
       }
       if (!seen.shell_locked()) {
-        drift.push_back({"shell", seen.shell, seen.nologin_shell,
-                         why + "no shell for a locked account; " + seen.shell + " is kept to restore on unlock"});
+        drift.push_back(drift_of(UserField::kShell, seen.shell, seen.nologin_shell,
+                         why + "no shell for a locked account; " + seen.shell + " is kept to restore on unlock"));
       }
       if (!seen.expired()) {
-        drift.push_back({"expiry", expire_text(seen.expire), "expired (" + day_text(1) + ")",
-                         why + "an expired account refuses SSH key logins too"});
+        drift.push_back(drift_of(UserField::kExpiry, expire_text(seen.expire), "expired (" + day_text(1) + ")",
+                         why + "an expired account refuses SSH key logins too"));
       }
       return drift;
     }
@@ -137,17 +149,17 @@ Drift UserResource::diff(const Observed& observed) const {
     for (std::size_t i = 1; i < fields.size(); ++i) {
       what += (i == 1 ? " (" : ", ") + fields[i].name + " " + fields[i].value + (i + 1 == fields.size() ? ")" : "");
     }
-    drift.push_back({"account", "absent", what, "to be created"});
+    drift.push_back(drift_of(UserField::kAccount, "absent", what, "to be created"));
     return drift;
   }
   if (uid && *uid != seen.uid) {
-    drift.push_back({"uid", std::to_string(seen.uid), std::to_string(*uid), "the uid differs"});
+    drift.push_back(drift_of(UserField::kUid, std::to_string(seen.uid), std::to_string(*uid), "the uid differs"));
   }
-  if (home && *home != seen.home) drift.push_back({"home", seen.home, *home, "the home directory differs"});
+  if (home && *home != seen.home) drift.push_back(drift_of(UserField::kHome, seen.home, *home, "the home directory differs"));
   const std::string* want_shell = shell ? &*shell : (seen.record ? &seen.record->shell : nullptr);
   if (want_shell != nullptr && *want_shell != seen.shell) {
-    drift.push_back({"shell", seen.shell, *want_shell,
-                     shell ? "the login shell differs" : "unlock: the shell it had before reconcile locked it"});
+    drift.push_back(drift_of(UserField::kShell, seen.shell, *want_shell,
+                     shell ? "the login shell differs" : "unlock: the shell it had before reconcile locked it"));
   }
   std::vector<std::string> missing;
   for (const auto& group : groups) {
@@ -157,27 +169,27 @@ Drift UserResource::diff(const Observed& observed) const {
     std::vector<std::string> wanted = seen.groups;
     wanted.insert(wanted.end(), missing.begin(), missing.end());
     std::sort(wanted.begin(), wanted.end());
-    drift.push_back({"groups", join(seen.groups), join(wanted), "not yet a member of " + join(missing)});
+    drift.push_back(drift_of(UserField::kGroups, join(seen.groups), join(wanted), "not yet a member of " + join(missing)));
   }
   if (seen.record) {
     if (seen.record->password_set && seen.password_locked()) {
-      drift.push_back({"password", "disabled", "usable", "unlock: it had a password before reconcile locked it"});
+      drift.push_back(drift_of(UserField::kPassword, "disabled", "usable", "unlock: it had a password before reconcile locked it"));
     }
     if (seen.expire != seen.record->expire) {
-      drift.push_back({"expiry", expire_text(seen.expire), expire_text(seen.record->expire),
-                       "unlock: the expiry it had before reconcile locked it"});
+      drift.push_back(drift_of(UserField::kExpiry, expire_text(seen.expire), expire_text(seen.record->expire),
+                       "unlock: the expiry it had before reconcile locked it"));
     }
   }
   return drift;
 }
 
 LoginPolicyResource::LoginPolicyResource(std::vector<std::string> allowed, Location location, std::string key_path)
-    : Resource("user", std::string(kLoginPolicyName), std::move(location), std::move(key_path)),
+    : ResourceOf("user", std::string(kLoginPolicyName), std::move(location), std::move(key_path)),
       allowed_(std::move(allowed)) {}
 
 std::vector<Field> LoginPolicyResource::desired_fields() const { return {{"login_allowed_only", join(allowed_)}}; }
 
-Drift LoginPolicyResource::diff(const Observed&) const { return {}; }  // the locks it adds carry the drift
+Drift LoginPolicyResource::diff_of(const LoginPolicyObserved&) const { return {}; }  // the locks it adds carry the drift
 
 namespace {
 

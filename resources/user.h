@@ -34,6 +34,11 @@ struct LockRecord {
   std::optional<std::int64_t> expire;  // the expiry day (days since 1970-01-01) before the lock; none = never
 };
 
+/// The fields of an account that can drift.
+enum class UserField { kAccount, kUid, kHome, kShell, kGroups, kPassword, kExpiry };
+/// "account", "uid", "home", "shell", "groups", "password", "expiry".
+std::string_view field_name(UserField field);
+
 /// One account as seen in /etc/passwd, /etc/shadow and /etc/group.
 class UserObserved : public Observed {
  public:
@@ -64,7 +69,7 @@ class LoginPolicyObserved : public Observed {
 };
 
 /// `users.present`, `users.locked`, `users.absent` and what the allow-list adds: `user:NAME`.
-class UserResource : public Resource {
+class UserResource : public ResourceOf<UserObserved> {
  public:
   UserResource(std::string name, UserEnsure ensure, Location location, std::string key_path);
 
@@ -83,7 +88,7 @@ class UserResource : public Resource {
 
   std::vector<std::string> auto_requires() const override;
   std::vector<Field> desired_fields() const override;
-  Drift diff(const Observed& observed) const override;
+  Drift diff_of(const UserObserved& seen) const override;
 
  private:
   UserEnsure ensure_;
@@ -93,7 +98,7 @@ class UserResource : public Resource {
 
 /// `users.login_allowed_only`: the accounts that may log in; every other one that can is locked.
 /// Its id is `user:*`; the locks themselves are added by the provider at observe time.
-class LoginPolicyResource : public Resource {
+class LoginPolicyResource : public ResourceOf<LoginPolicyObserved> {
  public:
   LoginPolicyResource(std::vector<std::string> allowed, Location location, std::string key_path);
 
@@ -102,7 +107,7 @@ class LoginPolicyResource : public Resource {
   void set_allow_lockout(bool allow) { allow_lockout_ = allow; }
 
   std::vector<Field> desired_fields() const override;
-  Drift diff(const Observed& observed) const override;
+  Drift diff_of(const LoginPolicyObserved& seen) const override;
 
  private:
   std::vector<std::string> allowed_;

@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "builtin/builtin.h"
 #include "engine/registry.h"
 #include "providers/provider.h"
 #include "resources/kind.h"
@@ -20,16 +21,18 @@ class FakeObserved : public resources::Observed {
   std::vector<resources::Field> fields() const override { return {{"value", value}}; }
 };
 
-class FakeResource : public resources::Resource {
+enum class FakeField { kValue };
+inline std::string_view field_name(FakeField) { return "value"; }
+
+class FakeResource : public resources::ResourceOf<FakeObserved> {
  public:
   FakeResource(std::string name, std::string value, resources::Location location, std::string path)
-      : Resource("fake", std::move(name), std::move(location), std::move(path)), value_(std::move(value)) {}
+      : ResourceOf("fake", std::move(name), std::move(location), std::move(path)), value_(std::move(value)) {}
   const std::string& value() const { return value_; }
   std::vector<resources::Field> desired_fields() const override { return {{"value", value_}}; }
-  resources::Drift diff(const resources::Observed& observed) const override {
-    const auto& seen = dynamic_cast<const FakeObserved&>(observed);
+  resources::Drift diff_of(const FakeObserved& seen) const override {
     if (seen.value == value_) return {};
-    return {{"value", seen.value, value_, "differs"}};
+    return {resources::drift_of(FakeField::kValue, seen.value, value_, "differs")};
   }
   std::unique_ptr<resources::Observed> predicted() const override {
     auto state = std::make_unique<FakeObserved>();
@@ -46,34 +49,35 @@ class FakeResource : public resources::Resource {
 };
 
 /// The fake host: values by name; names in `failing` fail to apply, in `blocked` are blocked until
-/// something else is applied, in `unobservable` cannot be observed.
-class FakeProvider : public providers::Provider {
+/// something else is applied, in `unobservable` cannot be observed. The members are the fake host, not the
+/// provider's state, so they change through const calls like a real host does.
+class FakeProvider : public providers::ProviderOf<const FakeResource*, FakeObserved> {
  public:
   explicit FakeProvider(std::string name = "fake") : name_(std::move(name)) {}
-  std::map<std::string, std::string> world;
-  std::set<std::string> failing, blocked, unobservable, stuck;
+  mutable std::map<std::string, std::string> world;
+  mutable std::set<std::string> failing, blocked, unobservable, stuck;
   /// Names whose batch makes observe() or apply() throw std::runtime_error("<name> exploded").
   std::set<std::string> throw_in_observe, throw_in_apply;
   bool throw_in_validate = false, throw_in_expand = false;
-  std::vector<std::vector<std::string>> batches;  // names per apply() call
-  int observe_calls = 0;
-  std::mutex mutex;
+  mutable std::vector<std::vector<std::string>> batches;  // names per apply() call
+  mutable int observe_calls = 0;
+  mutable std::mutex mutex;
 
   std::string_view name() const override { return name_; }
   /// Called at the start of every apply() (outside the provider's lock), e.g. to hold it open.
   std::function<void()> on_apply;
   std::string_view kind() const override { return "fake"; }
-  std::vector<resources::Error> validate(const providers::Host&, std::span<const resources::Resource* const>) override {
+  std::vector<resources::Error> validate(providers::Session&, std::span<const FakeResource* const>) const override {
     if (throw_in_validate) throw std::runtime_error("validate exploded");
     return {};
   }
-  std::vector<std::unique_ptr<resources::Resource>> expand(const providers::Host&,
-                                                           std::span<const resources::Resource* const>) override {
+  std::vector<std::unique_ptr<resources::Resource>> expand(providers::Session&,
+                                                           std::span<const FakeResource* const>) const override {
     if (throw_in_expand) throw std::runtime_error("expand exploded");
     return {};
   }
-  std::vector<providers::Observation> observe(const providers::Host&,
-                                              std::span<const resources::Resource* const> resources) override {
+  std::vector<providers::Observation> observe(providers::Session&,
+                                              std::span<const FakeResource* const> resources) const override {
     std::lock_guard lock(mutex);
     ++observe_calls;
     for (const auto* resource : resources) {
@@ -93,14 +97,13 @@ class FakeProvider : public providers::Provider {
     }
     return out;
   }
-  std::vector<providers::ChangeOutcome> apply(const providers::Host&,
-                                              std::span<const providers::Change> changes) override {
+  std::vector<providers::ChangeOutcome> apply(providers::Session&, std::span<const Change> changes) const override {
     if (on_apply) on_apply();
     std::lock_guard lock(mutex);
     std::vector<std::string> names;
     std::vector<providers::ChangeOutcome> out;
     for (const auto& change : changes) {
-      const auto& fake = dynamic_cast<const FakeResource&>(*change.resource);
+      const auto& fake = *change.resource;
       names.push_back(fake.name());
       if (throw_in_apply.contains(fake.name())) throw std::runtime_error(fake.name() + " exploded");
       if (failing.contains(fake.name())) {
@@ -141,7 +144,7 @@ inline resources::KindSpec fake_kind() {
 
 /// The built-in registry plus the fake kind; *provider points at the fake provider it owns.
 inline engine::Registry fake_registry(FakeProvider** provider) {
-  engine::Registry registry = engine::builtin_registry();
+  engine::Registry registry = builtin::registry();
   registry.add_kind(fake_kind());
   auto owned = std::make_unique<FakeProvider>();
   *provider = owned.get();

@@ -27,12 +27,12 @@ class PlanTest : public ::testing::Test {
     ASSERT_TRUE(compiled_.errors.empty()) << compiled_.errors[0].str();
   }
   void observe_and_plan() {
-    auto observations = observe_all(compiled_.graph, registry_, host_, state_);
+    auto observations = observe_all(compiled_.graph, registry_, session_, state_);
     plan(compiled_.graph, std::move(observations), state_, ledger_);
   }
   void apply(int jobs = 2) {
-    execute(compiled_.graph, state_, host_, ExecuteOptions{jobs, nullptr});
-    verify(compiled_.graph, state_, host_);
+    execute(compiled_.graph, state_, session_, ExecuteOptions{jobs, nullptr});
+    verify(compiled_.graph, state_, session_);
   }
   ResourceState& at(const std::string& id) { return state_[compiled_.graph.index.at(id)]; }
 
@@ -40,6 +40,7 @@ class PlanTest : public ::testing::Test {
   Registry registry_ = testing::fake_registry(&fake_);
   providers::Exec exec_;
   providers::Host host_{"/", &exec_, true, {}};
+  providers::Session session_{host_};
   Ledger ledger_;
   Compiled compiled_;
   RunState state_;
@@ -191,9 +192,10 @@ int most_batches_at_once(int jobs) {
   auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: b, via: other}]\n", registry);
   providers::Exec exec;
   providers::Host host{"/", &exec, true, {}};
+  providers::Session session(host);
   RunState state;
-  plan(compiled.graph, observe_all(compiled.graph, registry, host, state), state, Ledger{});
-  execute(compiled.graph, state, host, ExecuteOptions{jobs, nullptr});
+  plan(compiled.graph, observe_all(compiled.graph, registry, session, state), state, Ledger{});
+  execute(compiled.graph, state, session, ExecuteOptions{jobs, nullptr});
   EXPECT_EQ(state[0].status, Status::kChanged);
   EXPECT_EQ(state[1].status, Status::kChanged);
   return most;
@@ -217,10 +219,11 @@ TEST(ExecutorTest, ProviderThatThrowsFailsItsBatchWithTheMessageAndTheRunGoesOn)
   fake->throw_in_apply = {"a"};
   providers::Exec exec;
   providers::Host host{"/", &exec, true, {}};
+  providers::Session session(host);
   RunState state;
-  plan(compiled.graph, observe_all(compiled.graph, registry, host, state), state, Ledger{});
-  execute(compiled.graph, state, host, ExecuteOptions{2, nullptr});
-  verify(compiled.graph, state, host);
+  plan(compiled.graph, observe_all(compiled.graph, registry, session, state), state, Ledger{});
+  execute(compiled.graph, state, session, ExecuteOptions{2, nullptr});
+  verify(compiled.graph, state, session);
   const auto& at = [&](const std::string& id) -> ResourceState& { return state[compiled.graph.index.at(id)]; };
   EXPECT_EQ(at("fake:a").status, Status::kFailed);
   EXPECT_EQ(at("fake:a").reason, "apply failed: a exploded");
@@ -242,10 +245,11 @@ TEST(ExecutorTest, ProviderThatThrowsInObserveLeavesItsBatchUnknownAndOthersConv
   fake->throw_in_observe = {"a"};
   providers::Exec exec;
   providers::Host host{"/", &exec, true, {}};
+  providers::Session session(host);
   RunState state;
-  plan(compiled.graph, observe_all(compiled.graph, registry, host, state), state, Ledger{});
-  execute(compiled.graph, state, host, ExecuteOptions{2, nullptr});
-  verify(compiled.graph, state, host);
+  plan(compiled.graph, observe_all(compiled.graph, registry, session, state), state, Ledger{});
+  execute(compiled.graph, state, session, ExecuteOptions{2, nullptr});
+  verify(compiled.graph, state, session);
   EXPECT_EQ(state[compiled.graph.index.at("fake:a")].status, Status::kFailed);
   EXPECT_EQ(state[compiled.graph.index.at("fake:a")].reason, "observe failed: a exploded");
   EXPECT_EQ(state[compiled.graph.index.at("fake:c")].status, Status::kChanged);
@@ -255,7 +259,7 @@ TEST(ExecutorTest, ProviderThatThrowsInObserveLeavesItsBatchUnknownAndOthersConv
 TEST_F(PlanTest, ProviderThatThrowsInValidateIsAnErrorAtItsFirstResource) {
   compile_state("fakes: [{name: a}, {name: b}]\n");
   fake_->throw_in_validate = true;
-  const auto errors = validate_on_host(compiled_.graph, registry_, host_);
+  const auto errors = validate_on_host(compiled_.graph, registry_, session_);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "validate failed: validate exploded (provider fake)");
   EXPECT_EQ(errors[0].location.line, compiled_.graph.resources[0]->location().line);
@@ -264,7 +268,7 @@ TEST_F(PlanTest, ProviderThatThrowsInValidateIsAnErrorAtItsFirstResource) {
 TEST_F(PlanTest, ProviderThatThrowsInExpandIsAnErrorAtItsFirstResource) {
   compile_state("fakes: [{name: a}, {name: b}]\n");
   fake_->throw_in_expand = true;
-  const auto errors = expand_all(compiled_.graph, registry_, host_);
+  const auto errors = expand_all(compiled_.graph, registry_, session_);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "expand failed: expand exploded (provider fake)");
   EXPECT_EQ(compiled_.graph.size(), 2u);

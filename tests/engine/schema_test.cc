@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "builtin/builtin.h"
 #include "engine/registry.h"
 #include "engine/run.h"
 #include "providers/exec.h"
@@ -25,7 +26,7 @@ TEST(SchemaTest, EveryTopLevelKeyOfTheSchemaIsAKindOfTheLoaderAndBack) {
   std::set<std::string> in_schema;
   for (const auto& [key, value] : schema["properties"].items()) in_schema.insert(key);
   std::set<std::string> in_loader;
-  const Registry registry = builtin_registry();
+  const Registry registry = builtin::registry();
   for (const auto& [key, spec] : registry.kinds()) in_loader.insert(key);
   EXPECT_EQ(in_schema, in_loader);
   EXPECT_FALSE(schema.value("additionalProperties", true));

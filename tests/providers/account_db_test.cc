@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "builtin/builtin.h"
 #include "engine/graph.h"
 #include "engine/loader.h"
 #include "engine/registry.h"
@@ -56,7 +57,7 @@ class AccountDbTest : public ::testing::Test {
   std::vector<const resources::Resource*> compile_users(const std::string& text) {
     std::vector<resources::Error> errors;
     resources::Node node = engine::parse_text("state.yaml", text, errors);
-    compiled_ = engine::compile(node, engine::builtin_registry());
+    compiled_ = engine::compile(node, builtin::registry());
     EXPECT_TRUE(compiled_.errors.empty()) << compiled_.errors[0].str();
     std::vector<const resources::Resource*> out;
     for (const auto& resource : compiled_.graph.resources) out.push_back(resource.get());
@@ -66,13 +67,14 @@ class AccountDbTest : public ::testing::Test {
   std::vector<std::string> validate(const std::string& text, RunningUser running = {}) {
     ShadowProvider provider(std::move(running));
     std::vector<std::string> out;
-    for (const auto& error : provider.validate(host_, compile_users(text))) out.push_back(error.message);
+    for (const auto& error : provider.validate_resources(session_, compile_users(text))) out.push_back(error.message);
     return out;
   }
 
   testing::TempRoot root_;
   Exec exec_;
   Host host_{"/", &exec_, true, {}};
+  Session session_{host_};
   engine::Compiled compiled_;
 };
 
@@ -150,7 +152,7 @@ TEST_F(AccountDbTest, AllowListExpandsToOneLockPerAccountThatCanLogIn) {
   ShadowProvider provider(RunningUser{});
   const auto users = compile_users("users:\n  login_allowed_only: [root, alice]\n  absent: [carol]\n");
   const std::size_t spawned = Exec::spawned();
-  const auto added = provider.expand(host_, users);
+  const auto added = provider.expand_resources(session_, users);
   std::vector<std::string> ids;
   for (const auto& resource : added) {
     ids.push_back(resource->id());
@@ -168,7 +170,7 @@ TEST_F(AccountDbTest, AllowListRestoresAllowedAccountsItLocked) {
   records.locked["dave"] = resources::LockRecord{"/bin/sh", true, std::nullopt};
   ASSERT_TRUE(write_lock_records(host_, records));
   ShadowProvider provider(RunningUser{});
-  const auto added = provider.expand(host_, compile_users("users:\n  login_allowed_only: [root, alice, bob, carol]\n"));
+  const auto added = provider.expand_resources(session_, compile_users("users:\n  login_allowed_only: [root, alice, bob, carol]\n"));
   ASSERT_EQ(added.size(), 2u);
   EXPECT_EQ(added[0]->id(), "user:dave");  // still locked: reconcile keeps what it locked in view
   EXPECT_EQ(dynamic_cast<const resources::UserResource&>(*added[0]).ensure(), UserEnsure::kLocked);
@@ -180,7 +182,7 @@ TEST_F(AccountDbTest, ObserveReadsEachAccountWithoutSpawning) {
   ShadowProvider provider(RunningUser{});
   const auto users = compile_users("users:\n  present: [alice, newbie]\n  locked: [dave]\n");
   const std::size_t spawned = Exec::spawned();
-  auto seen = provider.observe(host_, users);
+  auto seen = provider.observe_resources(session_, users);
   EXPECT_EQ(Exec::spawned(), spawned);
   ASSERT_EQ(seen.size(), 3u);
   const auto& alice = dynamic_cast<const UserObserved&>(*seen[0].state);
@@ -201,11 +203,11 @@ TEST_F(AccountDbTest, UnreadableShadowMakesLocksUnknownNotGuessed) {
   ShadowProvider provider(RunningUser{});
   // The allow-list cannot see passwords: every ordinary account that is not allowed is listed.
   std::vector<std::string> ids;
-  for (const auto& added : provider.expand(host_, compile_users("users:\n  login_allowed_only: [root, alice]\n"))) {
+  for (const auto& added : provider.expand_resources(session_, compile_users("users:\n  login_allowed_only: [root, alice]\n"))) {
     ids.push_back(added->id());
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"user:bob", "user:carol", "user:dave"}));
-  auto seen = provider.observe(host_, compile_users("users:\n  present: [alice]\n  locked: [dave]\n"));
+  auto seen = provider.observe_resources(session_, compile_users("users:\n  present: [alice]\n  locked: [dave]\n"));
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_NE(seen[0].state, nullptr);
   EXPECT_EQ(seen[1].state, nullptr);
@@ -231,7 +233,7 @@ TEST_F(AccountDbTest, ValidationChecksNamesUidsGroupsAndShells) {
 
 TEST_F(AccountDbTest, UnknownGroupSuggestsTheNearest) {
   ShadowProvider provider(RunningUser{});
-  const auto errors = provider.validate(host_, compile_users("users:\n  present: [{name: eve, groups: [sudoo]}]\n"));
+  const auto errors = provider.validate_resources(session_, compile_users("users:\n  present: [{name: eve, groups: [sudoo]}]\n"));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].hint, "did you mean 'sudo'?");
   EXPECT_EQ(errors[0].key_path, "users.present[0]");

@@ -146,6 +146,7 @@ TEST(AptProviderTest, ConvergedSetIsObservedWithoutAnyProcess) {
   host.root = root.path();
   host.exec = &exec;
   host.os_release = {{"ID", "debian"}};
+  Session session(host);
   resources::PackageResource hello("hello", resources::PackageState::kPresent, {}, "packages.present[0]");
   resources::PackageResource libc("libc6", resources::PackageState::kPresent, {}, "packages.present[1]");
   resources::PackageResource at("at", resources::PackageState::kAbsent, {}, "packages.absent[0]");
@@ -156,7 +157,7 @@ TEST(AptProviderTest, ConvergedSetIsObservedWithoutAnyProcess) {
   EXPECT_TRUE(apt.suitable(host));
   EXPECT_EQ(apt.unusable_reason(host), "");
   const std::size_t before = Exec::spawned();
-  auto seen = apt.observe(host, batch);
+  auto seen = apt.observe_resources(session, batch);
   ASSERT_EQ(seen.size(), 4u);
   for (std::size_t i = 0; i < seen.size(); ++i) {
     ASSERT_NE(seen[i].state, nullptr) << seen[i].unknown_reason;
@@ -179,8 +180,9 @@ TEST(AptProviderTest, ATreeOtherThanTheRunningSystemIsNeverChanged) {
   resources::PackageObserved seen;
   resources::Drift drift = sl.diff(seen);
   const Change change{&sl, &seen, &drift};
+  Session session(host);
   const std::size_t before = Exec::spawned();
-  auto outcomes = AptProvider().apply(host, std::span<const Change>(&change, 1));
+  auto outcomes = AptProvider().apply_changes(session, std::span<const Change>(&change, 1));
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kFailed);
   EXPECT_EQ(outcomes[0].message, "apt changes only the running system, not the tree at " + root.path().string());
@@ -192,7 +194,8 @@ TEST(AptProviderTest, NonDebianNamesFailValidationOnlyForApt) {
   resources::PackageResource upper("NetworkManager", resources::PackageState::kPresent, {}, "packages.present[0]");
   resources::PackageResource fine("g++-12", resources::PackageState::kPresent, {}, "packages.present[1]");
   const Resource* batch[] = {&upper, &fine};
-  auto errors = AptProvider().validate(host, batch);
+  Session session(host);
+  auto errors = AptProvider().validate_resources(session, batch);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "'NetworkManager' is not a Debian package name");
 }

@@ -12,11 +12,12 @@ class LocaltimeTest : public ::testing::Test {
  protected:
   std::vector<Observation> observe(const resources::TimezoneResource& tz) {
     const Resource* batch[] = {&tz};
-    return provider_.observe(host_, batch);
+    return provider_.observe_resources(session_, batch);
   }
   testing::TempRoot root_;
   Exec exec_;
   Host host_{root_.path(), &exec_, true, {}};
+  Session session_{host_};
   LocaltimeProvider provider_;
 };
 
@@ -50,7 +51,7 @@ TEST_F(LocaltimeTest, ApplyRelinksAtomicallyAndRewritesTimezoneFile) {
   auto drift = tz.diff(*seen[0].state);
   ASSERT_EQ(drift.size(), 2u);
   const Change change{&tz, seen[0].state.get(), &drift};
-  auto outcomes = provider_.apply(host_, std::span<const Change>(&change, 1));
+  auto outcomes = provider_.apply_changes(session_, std::span<const Change>(&change, 1));
   ASSERT_EQ(outcomes.size(), 1u);
   EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kChanged) << outcomes[0].message;
   EXPECT_EQ(outcomes[0].steps[0].what, "link /etc/localtime → /usr/share/zoneinfo/Europe/Berlin");
@@ -65,14 +66,14 @@ TEST_F(LocaltimeTest, ApplyRelinksAtomicallyAndRewritesTimezoneFile) {
 TEST_F(LocaltimeTest, UnknownZoneIsAValidationErrorWithTheNearestName) {
   resources::TimezoneResource tz("Europe/Helsnki", {"tz.yaml", 1, 11}, "timezone");
   const Resource* batch[] = {&tz};
-  auto errors = provider_.validate(host_, batch);
+  auto errors = provider_.validate_resources(session_, batch);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "unknown time zone 'Europe/Helsnki'");
   EXPECT_EQ(errors[0].hint, "did you mean 'Europe/Helsinki'?");
   EXPECT_EQ(errors[0].location.str(), "tz.yaml:1:11");
   resources::TimezoneResource good("Europe/Helsinki", {}, "timezone");
   const Resource* fine[] = {&good};
-  EXPECT_TRUE(provider_.validate(host_, fine).empty());
+  EXPECT_TRUE(provider_.validate_resources(session_, fine).empty());
 }
 
 TEST_F(LocaltimeTest, ObservingSpawnsNoProcess) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "builtin/builtin.h"
 #include "engine/graph.h"
 #include "engine/loader.h"
 #include "engine/registry.h"
@@ -13,7 +14,7 @@ namespace reconcile::testing {
 
 /// Parses `text` as the file "state.yaml" (expecting no syntax error) and compiles it.
 inline engine::Compiled compile_yaml(const std::string& text,
-                                     const engine::Registry& registry = engine::builtin_registry()) {
+                                     const engine::Registry& registry = builtin::registry()) {
   std::vector<resources::Error> errors;
   resources::Node root = engine::parse_text("state.yaml", text, errors);
   EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0].str());

@@ -1,0 +1,48 @@
+#include "builtin/builtin.h"
+
+#include "providers/apt.h"
+#include "providers/localtime.h"
+#include "providers/rpm.h"
+#include "providers/shadow.h"
+#include "providers/systemd.h"
+#include "resources/package.h"
+#include "resources/service.h"
+#include "resources/timezone.h"
+#include "resources/user.h"
+
+namespace reconcile::builtin {
+
+engine::Registry registry() {
+  engine::Registry registry;
+  registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
+  registry.add_planned_key("services", "services enabled, disabled or masked");
+  registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
+  registry.add_planned_key("firewall", "open ports and connection throttling");
+  registry.add_planned_key("swap", "a swap file");
+  registry.add_planned_key("sysctl", "kernel parameters");
+  registry.add_planned_key("files", "file contents and modes");
+  registry.add_planned_key("checks", "TCP ports that must answer");
+  registry.add_planned_key("script", "a script run after everything else");
+  registry.add_planned_key("laitos", "a laitos Maintenance block");
+
+  // Kinds and their providers, providers of a kind in order of preference. One block per kind.
+  registry.add_kind(resources::timezone_kind());
+  registry.add_provider(std::make_unique<providers::LocaltimeProvider>());
+  // (packages)
+  registry.add_kind(resources::packages_kind());
+  registry.add_provider(std::make_unique<providers::AptProvider>());
+  registry.add_provider(std::make_unique<providers::AptUpgradeProvider>());
+  registry.add_provider(std::make_unique<providers::RpmProvider>(providers::RpmManager::kDnf));
+  registry.add_provider(std::make_unique<providers::RpmUpgradeProvider>(providers::RpmManager::kDnf));
+  registry.add_provider(std::make_unique<providers::RpmProvider>(providers::RpmManager::kZypper));
+  registry.add_provider(std::make_unique<providers::RpmUpgradeProvider>(providers::RpmManager::kZypper));
+  // (services)
+  registry.add_kind(resources::services_kind());
+  registry.add_provider(std::make_unique<providers::SystemdProvider>());
+  // (users)
+  registry.add_kind(resources::users_kind());
+  registry.add_provider(std::make_unique<providers::ShadowProvider>());
+  return registry;
+}
+
+}  // namespace reconcile::builtin
