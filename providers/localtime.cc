@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "providers/fs.h"
+#include "providers/managed_file.h"
 #include "resources/timezone.h"
 
 namespace reconcile::providers {
@@ -137,10 +138,18 @@ std::vector<ChangeOutcome> LocaltimeProvider::apply(const Host& host, std::span<
       if (field.field == "zone") {
         const std::string target = std::string(kZoneinfo) + "/" + tz.zone();
         step.what = "link " + std::string(kLocaltime) + " → " + target;
-        done = replace_symlink_atomic(host.path(kLocaltime), target);
+        auto linked = replace_symlink(host, kLocaltime, target);
+        if (!linked) done = std::unexpected(linked.error());
       } else {
+        // The whole of /etc/timezone is this resource's fragment (TimezoneResource::claims).
         step.what = "write " + std::string(kTimezoneFile) + ": " + tz.zone();
-        done = write_file_atomic(host.path(kTimezoneFile), tz.zone() + "\n", 0644);
+        auto edit = FileEdit::open(host, kTimezoneFile);
+        std::expected<CommitResult, std::string> committed = std::unexpected(edit ? "" : edit.error());
+        if (edit) {
+          auto staged = edit->set(resources::whole_file(), tz.zone() + "\n");
+          committed = staged ? edit->commit() : std::unexpected(staged.error());
+        }
+        if (!committed) done = std::unexpected(committed.error());
       }
       step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (!done) {

@@ -30,6 +30,8 @@ class TimezoneResource : public Resource {
   const std::string& zone() const { return zone_; }
   std::vector<Field> desired_fields() const override;
   Drift diff(const Observed& observed) const override;
+  /// The /etc/localtime link and all of /etc/timezone.
+  std::vector<FileClaim> claims() const override;
 
  private:
   std::string zone_;
