@@ -23,6 +23,7 @@ constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::string_view kBegin = "# BEGIN reconcile ";
 constexpr std::string_view kEnd = "# END reconcile ";
 constexpr std::string_view kTempMark = ".reconcile-tmp-";
+constexpr std::string_view kPrevious = ".reconcile-previous";
 constexpr std::string_view kBlanks = " \t\r\v\f";
 
 std::atomic<std::uint64_t> writes_done{0};
@@ -496,6 +497,10 @@ std::expected<FileEdit, std::string> FileEdit::open(const Host& host, std::strin
   edit.mutex_ = path_mutex(edit.real_.string());
   edit.lock_ = std::unique_lock(*edit.mutex_);
   remove_stale_temps(edit.real_);
+  if (edit.options_.keep_previous) {
+    std::filesystem::path previous = edit.real_;
+    remove_stale_temps(previous += kPrevious);
+  }
   auto found = read_regular(edit.real_, edit.absolute_);
   if (!found) return std::unexpected(found.error());
   auto text = FileText::parse(found->bytes, found->exists);
@@ -542,8 +547,8 @@ std::expected<CommitResult, std::string> FileEdit::commit() {
   CommitResult result{true, touched_.size(), what()};
   if (options_.keep_previous && existed_) {
     std::filesystem::path previous = real_;
-    previous += ".reconcile-previous";
-    auto kept = replace_file(previous, absolute_ + ".reconcile-previous", original_, mode_, owner_, EditOptions{});
+    previous += kPrevious;
+    auto kept = replace_file(previous, absolute_ + std::string(kPrevious), original_, mode_, owner_, EditOptions{});
     if (!kept) return std::unexpected(kept.error());
   }
   if (!text_.exists()) {

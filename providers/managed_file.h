@@ -9,7 +9,8 @@
 // - Unchanged content is never written. A change may first copy the replaced version to
 //   `<path>.reconcile-previous` (EditOptions::keep_previous; fstab wants it).
 // - One FileEdit per path at a time, across threads (a per-path lock, held from open to destruction).
-//   Processes are not locked against each other: one run per host.
+//   Hold one edit at a time (open, change, commit, drop). Processes are not locked against each other:
+//   one run per host.
 // - Temporary files are `.<name>.reconcile-tmp-<pid>-<n>`; open() removes those of processes that are
 //   gone, so a run killed before its rename leaves the old file and no debris for the next run.
 // - The path is never followed: a symlink at it is refused (edit its target by its own name), and a

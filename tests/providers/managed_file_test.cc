@@ -24,7 +24,7 @@ class ManagedFileTest : public ::testing::Test {
   FileEdit open(std::string_view path, EditOptions options = {}) {
     auto edit = FileEdit::open(host_, path, std::move(options));
     if (!edit) ADD_FAILURE() << edit.error();
-    return std::move(*edit);
+    return std::move(edit).value();  // throws (and fails the test) when it could not be opened
   }
   struct stat stat_of(const std::string& relative) const {
     struct stat st {};
@@ -223,11 +223,17 @@ TEST_F(ManagedFileTest, FragmentsAreParsedForObserving) {
   EXPECT_EQ(fstab->all(resources::FragmentKind::kFstabRecord),
             (Entries{{"/", "UUID=1 / ext4 errors=remount-ro 0 1"}, {"/dev/sdb1", "/dev/sdb1 none swap sw 0 0"}}));
 
+  root_.write("etc/bom.conf", "\xEF\xBB\xBFkernel.panic = 10\r\n");
+  auto bom = observe_file(host_, "/etc/bom.conf");
+  ASSERT_TRUE(bom);
+  EXPECT_EQ(bom->get(keyed_line("kernel.panic")), "10") << "the BOM is not part of the first key";
+  EXPECT_EQ(bom->get(whole_file()), "\xEF\xBB\xBFkernel.panic = 10\r\n");
+
   auto missing = observe_file(host_, "/etc/absent.conf");
   ASSERT_TRUE(missing);
   EXPECT_FALSE(missing->exists());
   EXPECT_EQ(missing->get(whole_file()), std::nullopt);
-  EXPECT_EQ(listing("etc").size(), 2u) << "observing writes nothing";
+  EXPECT_EQ(listing("etc").size(), 3u) << "observing writes nothing";
 }
 
 TEST_F(ManagedFileTest, DuplicateKeysBecomeOneLine) {
