@@ -180,8 +180,11 @@ TEST_F(ManagedFileTest, CrashBeforeRenameLeavesTheOldFileAndNoDebris) {
   const auto left = listing("etc");
   ASSERT_EQ(left.size(), 2u);
   EXPECT_EQ(left[0].rfind(".fstab.reconcile-tmp-" + std::to_string(child) + "-", 0), 0u) << left[0];
+  const std::string live = ".fstab.reconcile-tmp-" + std::to_string(::getppid()) + "-1";
+  root_.write("etc/" + live, "a running process's");
   auto edit = open("/etc/fstab");
-  EXPECT_EQ(listing("etc"), (std::vector<std::string>{"fstab"})) << "the dead run's temporary file is removed";
+  EXPECT_EQ(listing("etc"), (std::vector<std::string>{live, "fstab"}))
+      << "the dead run's temporary file is removed, a live process's is not";
   EXPECT_EQ(edit.get(fstab_record("/swapfile", "none")), "/swapfile none swap sw 0 0");
 }
 
