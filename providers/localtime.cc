@@ -57,6 +57,17 @@ void observe_link(const Host& host, resources::TimezoneObserved& seen) {
   seen.zone = text + " (outside the zone database)";
 }
 
+// Writes /etc/timezone through the managed-file primitive: nothing when it already says `zone`.
+std::expected<void, std::string> write_timezone_file(const Host& host, const std::string& zone) {
+  auto edit = FileEdit::open(host, kTimezoneFile);
+  if (!edit) return std::unexpected(edit.error());
+  auto staged = edit->set(resources::whole_file(), zone + "\n");
+  if (!staged) return std::unexpected(staged.error());
+  auto committed = edit->commit();
+  if (!committed) return std::unexpected(committed.error());
+  return {};
+}
+
 }  // namespace
 
 std::vector<std::string> list_zones(const std::filesystem::path& zoneinfo) {
@@ -143,13 +154,7 @@ std::vector<ChangeOutcome> LocaltimeProvider::apply(const Host& host, std::span<
       } else {
         // The whole of /etc/timezone is this resource's fragment (TimezoneResource::claims).
         step.what = "write " + std::string(kTimezoneFile) + ": " + tz.zone();
-        auto edit = FileEdit::open(host, kTimezoneFile);
-        std::expected<CommitResult, std::string> committed = std::unexpected(edit ? "" : edit.error());
-        if (edit) {
-          auto staged = edit->set(resources::whole_file(), tz.zone() + "\n");
-          committed = staged ? edit->commit() : std::unexpected(staged.error());
-        }
-        if (!committed) done = std::unexpected(committed.error());
+        done = write_timezone_file(host, tz.zone());
       }
       step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (!done) {
