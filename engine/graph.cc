@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "engine/claims.h"
+
 namespace reconcile::engine {
 
 using resources::Error;
@@ -194,6 +196,8 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
     g.resources.push_back(std::move(resource));
   }
   g.graph = Graph(g.resources.size());
+  // Every file fragment has one owner: two resources writing one line is an input error, not a race.
+  for (auto& error : check_claims(g.resources)) errors.push_back(std::move(error));
 
   std::vector<std::string> ids;
   ids.reserve(g.index.size());

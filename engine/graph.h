@@ -51,7 +51,7 @@ struct Compiled {
   std::vector<resources::Error> errors;
 };
 
-/// Compiles the loaded state: each top-level key through its kind, then edges, duplicates, cycles.
+/// Compiles the loaded state: each top-level key through its kind, then duplicates, file claims, edges, cycles.
 Compiled compile(const resources::Node& root, const Registry& registry);
 
 }  // namespace reconcile::engine

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "providers/fs.h"
+#include "providers/managed_file.h"
 #include "resources/timezone.h"
 
 namespace reconcile::providers {
@@ -54,6 +55,17 @@ void observe_link(const Host& host, resources::TimezoneObserved& seen) {
     }
   }
   seen.zone = text + " (outside the zone database)";
+}
+
+// Writes /etc/timezone through the managed-file primitive: nothing when it already says `zone`.
+std::expected<void, std::string> write_timezone_file(const Host& host, const std::string& zone) {
+  auto edit = FileEdit::open(host, kTimezoneFile);
+  if (!edit) return std::unexpected(edit.error());
+  auto staged = edit->set(resources::whole_file(), zone + "\n");
+  if (!staged) return std::unexpected(staged.error());
+  auto committed = edit->commit();
+  if (!committed) return std::unexpected(committed.error());
+  return {};
 }
 
 }  // namespace
@@ -141,10 +153,12 @@ std::vector<ChangeOutcome> LocaltimeProvider::apply(Session& session, std::span<
       if (resources::is_field(field, resources::TimezoneField::kZone)) {
         const std::string target = std::string(kZoneinfo) + "/" + tz.zone();
         step.what = "link " + std::string(kLocaltime) + " → " + target;
-        done = replace_symlink_atomic(host.path(kLocaltime), target);
+        auto linked = replace_symlink(host, kLocaltime, target);
+        if (!linked) done = std::unexpected(linked.error());
       } else {
+        // The whole of /etc/timezone is this resource's fragment (TimezoneResource::claims).
         step.what = "write " + std::string(kTimezoneFile) + ": " + tz.zone();
-        done = write_file_atomic(host.path(kTimezoneFile), tz.zone() + "\n", 0644);
+        done = write_timezone_file(host, tz.zone());
       }
       step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (!done) {

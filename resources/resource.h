@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "resources/error.h"
+#include "resources/file_claim.h"
 
 namespace reconcile::resources {
 
@@ -108,6 +109,8 @@ class Resource {
   virtual std::unique_ptr<Observed> predicted() const { return nullptr; }
   /// A provider this resource must use ("apt"), or "" for the host's default.
   virtual std::string provider_hint() const { return ""; }
+  /// The file fragments this resource owns and writes; no two resources may claim one (engine/claims.h).
+  virtual std::vector<FileClaim> claims() const { return {}; }
 
  private:
   std::string kind_;

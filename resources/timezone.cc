@@ -32,6 +32,10 @@ Drift TimezoneResource::diff_of(const TimezoneObserved& seen) const {
   return drift;
 }
 
+std::vector<FileClaim> TimezoneResource::claims() const {
+  return {{"/etc/localtime", whole_file()}, {"/etc/timezone", whole_file()}};
+}
+
 std::string check_zone_name(std::string_view zone) {
   std::string problem = check_name(zone, "/_+-", 255);
   if (!problem.empty()) return problem;

@@ -35,6 +35,8 @@ class TimezoneResource : public ResourceOf<TimezoneObserved> {
   const std::string& zone() const { return zone_; }
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const TimezoneObserved& seen) const override;
+  /// The /etc/localtime link and all of /etc/timezone.
+  std::vector<FileClaim> claims() const override;
 
  private:
   std::string zone_;

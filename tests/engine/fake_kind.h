@@ -41,8 +41,10 @@ class FakeResource : public resources::ResourceOf<FakeObserved> {
   }
   std::vector<std::string> auto_requires() const override { return auto_; }
   std::string provider_hint() const override { return via_; }
+  std::vector<resources::FileClaim> claims() const override { return claims_; }
   std::vector<std::string> auto_;
   std::string via_;  // another fake provider's name
+  std::vector<resources::FileClaim> claims_;
 
  private:
   std::string value_;
@@ -122,12 +124,27 @@ class FakeProvider : public providers::ProviderOf<const FakeResource*, FakeObser
   std::string name_;
 };
 
+/// A claim written "/etc/x" (the whole file) or "/etc/x line:KEY", "… fstab:KEY", "… block:ID".
+inline resources::FileClaim parse_fake_claim(const std::string& text) {
+  const auto space = text.find(' ');
+  if (space == std::string::npos) return {text, resources::whole_file()};
+  const std::string fragment = text.substr(space + 1);
+  const auto colon = fragment.find(':');
+  const std::string kind = fragment.substr(0, colon), key = fragment.substr(colon + 1);
+  resources::Fragment parsed = kind == "line"    ? resources::keyed_line(key)
+                               : kind == "fstab" ? resources::Fragment{resources::FragmentKind::kFstabRecord, key}
+                                                 : resources::marked_block(key);
+  return {text.substr(0, space), parsed};
+}
+
 inline resources::KindSpec fake_kind() {
   resources::KindSpec spec;
   spec.key = "fakes";
   spec.compile = [](const resources::Node& value, resources::CompileContext& context) {
     for (const auto* item : context.reader().list(value, "fakes")) {
-      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via"}, "a fake")) continue;
+      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via", "claims"}, "a fake")) {
+        continue;
+      }
       auto resource = std::make_unique<FakeResource>(item->find("name")->scalar,
                                                      item->find("value") ? item->find("value")->scalar : "on",
                                                      item->location, item->path);
@@ -135,6 +152,9 @@ inline resources::KindSpec fake_kind() {
         for (const auto& id : automatic->items) resource->auto_.push_back(id.scalar);
       }
       if (const auto* via = item->find("via")) resource->via_ = via->scalar;
+      if (const auto* claims = item->find("claims")) {
+        for (const auto& claim : claims->items) resource->claims_.push_back(parse_fake_claim(claim.scalar));
+      }
       context.read_requires(*item, *resource);
       context.add(std::move(resource));
     }

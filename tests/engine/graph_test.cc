@@ -90,6 +90,35 @@ TEST_F(GraphTest, ContradictionNamesBothPlacesAndSameStateTwiceIsOne) {
   EXPECT_EQ(compiled.graph.size(), 1u);
 }
 
+TEST_F(GraphTest, TwoOwnersOfOneFileFragmentAreAnInputErrorNamingBoth) {
+  auto compiled = compile_yaml(
+      "fakes:\n"
+      "  - {name: a, claims: [\"/etc/sysctl.d/90-reconcile.conf line:vm.swappiness\"]}\n"
+      "  - {name: b, claims: [\"/etc/sysctl.d/90-reconcile.conf line:vm.overcommit_memory\"]}\n"
+      "  - {name: c, claims: [\"/etc/sysctl.d/90-reconcile.conf line:vm.swappiness\"]}\n",
+      registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const auto& error = compiled.errors[0];
+  EXPECT_EQ(error.code, resources::ErrorCode::kConflict);
+  EXPECT_EQ(error.location.str(), "state.yaml:4:5");
+  EXPECT_EQ(error.key_path, "fakes[2]");
+  EXPECT_EQ(error.message,
+            "fake:c here and fake:a at state.yaml:2:5 (fakes[0]) claim /etc/sysctl.d/90-reconcile.conf: the same "
+            "keyed line 'vm.swappiness'");
+}
+
+TEST_F(GraphTest, AFragmentOfAFileTheTimezoneOwnsWhollyIsAConflict) {
+  auto compiled = compile_yaml("timezone: Etc/UTC\nfakes:\n  - {name: a, claims: [\"/etc/timezone line:zone\"]}\n",
+                               registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].key_path, "fakes[0]");
+  EXPECT_NE(compiled.errors[0].message.find("fake:a here and timezone at state.yaml:1:"), std::string::npos)
+      << compiled.errors[0].message;
+  EXPECT_NE(compiled.errors[0].message.find("claim /etc/timezone: the whole file against keyed line 'zone'"),
+            std::string::npos)
+      << compiled.errors[0].message;
+}
+
 TEST_F(GraphTest, UnknownTopLevelKeySuggestsNearest) {
   auto compiled = compile_yaml("timezon: Etc/UTC\n", registry_);
   ASSERT_EQ(compiled.errors.size(), 1u);

@@ -63,6 +63,34 @@ TEST_F(LocaltimeTest, ApplyRelinksAtomicallyAndRewritesTimezoneFile) {
   EXPECT_TRUE(tz.diff(*observe(tz)[0].state).empty());
 }
 
+TEST_F(LocaltimeTest, TimezoneFileIsWrittenThroughTheManagedFileKeepingItsMode) {
+  resources::TimezoneResource tz("Europe/Berlin", {}, "timezone");
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Europe/Berlin");
+  root_.write("etc/timezone", "Etc/UTC\n");
+  std::filesystem::permissions(root_.path() / "etc/timezone", std::filesystem::perms(0640));
+  auto seen = observe(tz);
+  auto drift = tz.diff(*seen[0].state);
+  ASSERT_EQ(drift.size(), 1u);
+  const Change change{&tz, seen[0].state.get(), &drift};
+  auto outcomes = provider_.apply_changes(session_, std::span<const Change>(&change, 1));
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kChanged) << outcomes[0].message;
+  EXPECT_EQ(outcomes[0].steps[0].what, "write /etc/timezone: Europe/Berlin");
+  EXPECT_EQ(root_.read("etc/timezone"), "Europe/Berlin\n");
+  EXPECT_EQ(std::filesystem::status(root_.path() / "etc/timezone").permissions(), std::filesystem::perms(0640));
+
+  root_.write("etc/zone-elsewhere", "Etc/UTC\n");
+  root_.link("etc/timezone", "zone-elsewhere");
+  auto linked = observe(tz);
+  auto linked_drift = tz.diff(*linked[0].state);
+  ASSERT_EQ(linked_drift.size(), 1u);
+  const Change through_link{&tz, linked[0].state.get(), &linked_drift};
+  auto refused = provider_.apply_changes(session_, std::span<const Change>(&through_link, 1));
+  EXPECT_EQ(refused[0].result, ChangeOutcome::Result::kFailed);
+  EXPECT_EQ(refused[0].message,
+            "/etc/timezone is a symbolic link; reconcile edits regular files only, never through a link");
+  EXPECT_EQ(root_.read("etc/zone-elsewhere"), "Etc/UTC\n");
+}
+
 TEST_F(LocaltimeTest, UnknownZoneIsAValidationErrorWithTheNearestName) {
   resources::TimezoneResource tz("Europe/Helsnki", {"tz.yaml", 1, 11}, "timezone");
   const Resource* batch[] = {&tz};
