@@ -49,18 +49,17 @@ void Ledger::record(const std::string& id, const std::vector<resources::Field>& 
   for (const auto& field : desired) entry[field.name] = field.value;
 }
 
-std::string Ledger::save(const std::filesystem::path& path) const {
+std::expected<void, std::string> Ledger::save(const std::filesystem::path& path) const {
   nlohmann::json json;
   json["version"] = 1;
   json["resources"] = nlohmann::json::object();
   for (const auto& [id, fields] : entries_) json["resources"][id] = fields;
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return "cannot create " + path.parent_path().string() + ": " + ec.message();
+  if (ec) return std::unexpected("cannot create " + path.parent_path().string() + ": " + ec.message());
   // Bytes that are not UTF-8 (a name read from the host) are replaced, never thrown over.
   const std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  auto written = providers::write_file_atomic(path, text, 0600);
-  return written ? "" : written.error();
+  return providers::write_file_atomic(path, text, 0600);
 }
 
 }  // namespace reconcile::engine

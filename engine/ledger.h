@@ -2,6 +2,7 @@
 // The desired values reconcile last made true, per resource, so that a later drift can be told
 // apart: corrective (the host moved away from what we applied) or intended (the state asks for new).
 
+#include <expected>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -25,7 +26,7 @@ class Ledger {
   Label label(const std::string& id, const std::vector<resources::Field>& desired) const;
   void record(const std::string& id, const std::vector<resources::Field>& desired);
   /// Writes it atomically (creating its directory); error text on failure.
-  std::string save(const std::filesystem::path& path) const;
+  std::expected<void, std::string> save(const std::filesystem::path& path) const;
 
  private:
   std::map<std::string, std::map<std::string, std::string>> entries_;

@@ -165,8 +165,8 @@ Report converge(const RunOptions& options, const Registry& registry) {
       }
     }
     if (touched) {
-      const std::string error = ledger.save(host.path(options.ledger_path));
-      if (!error.empty()) report.warnings.push_back("cannot write the ledger: " + error);
+      const auto saved = ledger.save(host.path(options.ledger_path));
+      if (!saved) report.warnings.push_back("cannot write the ledger: " + saved.error());
     }
   }
 

@@ -128,9 +128,10 @@ std::string deferred_message(const Host& host, const ExecResult& result, int loc
          std::to_string(lock_wait) + " s); deferred to the next run";
 }
 
-// Candidates for `names` from one `apt-cache policy`; nullopt with the error when it cannot run.
-std::optional<std::map<std::string, AptCandidate>> query_policy(const Host& host, const std::vector<std::string>& names,
-                                                                 std::vector<Step>* steps, std::string* error) {
+// Candidates for `names` from one `apt-cache policy`, or why it could not run; the command is added to `steps`.
+std::expected<std::map<std::string, AptCandidate>, std::string> query_policy(const Host& host,
+                                                                              const std::vector<std::string>& names,
+                                                                              std::vector<Step>* steps) {
   std::vector<std::string> argv{"apt-cache"};
   argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
   if (!running_system(host)) argv.insert(argv.end(), {"-o", "Dir=" + host.root.string()});
@@ -138,10 +139,7 @@ std::optional<std::map<std::string, AptCandidate>> query_policy(const Host& host
   argv.insert(argv.end(), names.begin(), names.end());
   const ExecResult result = run(host, argv, std::chrono::minutes(5));
   if (steps != nullptr) steps->push_back(step_of(argv, result));
-  if (!result.ok()) {
-    *error = "apt-cache policy: " + result.status_text() + ": " + result.tail(3);
-    return std::nullopt;
-  }
+  if (!result.ok()) return std::unexpected("apt-cache policy: " + result.status_text() + ": " + result.tail(3));
   return parse_apt_policy(result.out);
 }
 
@@ -416,9 +414,8 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
     if (needs_index) ask.push_back(package.name());
     seen.push_back(std::move(observed));
   }
-  std::string error;
-  std::optional<std::map<std::string, AptCandidate>> policy;
-  if (!ask.empty()) policy = query_policy(host, ask, nullptr, &error);
+  std::expected<std::map<std::string, AptCandidate>, std::string> policy;
+  if (!ask.empty()) policy = query_policy(host, ask, nullptr);
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const auto& package = *resources[i];
     const std::string& name = package.name();
@@ -433,7 +430,7 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
       continue;
     }
     if (!policy) {
-      out.push_back(Observation::unknown("not observable: " + error));
+      out.push_back(Observation::unknown("not observable: " + policy.error()));
       continue;
     }
     seen[i]->index_queried = true;
@@ -477,8 +474,7 @@ std::vector<ChangeOutcome> AptProvider::apply(Session& session, std::span<const 
     const auto update_argv = apt_get(lock_wait, {"update"});
     const ExecResult update = run(host, update_argv, std::chrono::minutes(10));
     steps.push_back(step_of(update_argv, update));
-    std::string error;
-    auto policy = query_policy(host, unknown, &steps, &error);
+    auto policy = query_policy(host, unknown, &steps);
     std::vector<std::string> all_names;
     std::vector<std::size_t> still;
     for (const std::size_t i : installs) {
@@ -486,7 +482,7 @@ std::vector<ChangeOutcome> AptProvider::apply(Session& session, std::span<const 
       if (std::find(unknown.begin(), unknown.end(), package.name()) == unknown.end()) continue;
       outcomes[i].steps = steps;
       if (policy && knows(*policy, package)) continue;
-      std::string why = policy ? unknown_message(host, package, *policy, &all_names) : error;
+      std::string why = policy ? unknown_message(host, package, *policy, &all_names) : policy.error();
       if (!update.ok()) why += " (the index refresh failed: " + update.tail(2) + ")";
       outcomes[i] = ChangeOutcome::failed(why, steps);
       still.push_back(i);

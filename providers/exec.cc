@@ -1,5 +1,7 @@
 #include "providers/exec.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -82,6 +84,17 @@ std::string Exec::describe(const std::vector<std::string>& argv) {
 }
 
 ExecResult Exec::run(const ExecRequest& request) {
+  const bool logging = spdlog::should_log(spdlog::level::debug);
+  if (logging) spdlog::debug("exec {}", describe(request.argv));
+  ExecResult result = spawn_and_wait(request);
+  if (logging) {
+    spdlog::debug("exec {} → {} in {:.3f} s", describe(request.argv), result.ok() ? "exit 0" : result.status_text(),
+                  result.seconds);
+  }
+  return result;
+}
+
+ExecResult Exec::spawn_and_wait(const ExecRequest& request) {
   ExecResult result;
   const auto started = std::chrono::steady_clock::now();
   if (request.argv.empty()) {

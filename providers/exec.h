@@ -37,6 +37,7 @@ struct ExecResult {
 class Exec {
  public:
   virtual ~Exec() = default;
+  /// Runs the command; each start and end is logged at debug level (the argv, how it ended, its time).
   virtual ExecResult run(const ExecRequest& request);
   /// The number of processes spawned by every Exec in this process.
   static std::size_t spawned() { return spawned_.load(); }
@@ -44,6 +45,7 @@ class Exec {
   static std::string describe(const std::vector<std::string>& argv);
 
  private:
+  ExecResult spawn_and_wait(const ExecRequest& request);
   static inline std::atomic<std::size_t> spawned_{0};
 };
 

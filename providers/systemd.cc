@@ -108,7 +108,6 @@ namespace {
 std::vector<Observation> observe_units(const Host& host, SystemdBus& connection,
                                        std::span<const ServiceResource* const> resources) {
   SystemdBus* bus = &connection;
-  std::string error;
   auto all_unknown = [&](const std::string& reason) {
     std::vector<Observation> out;
     for (std::size_t i = 0; i < resources.size(); ++i) out.push_back(Observation::unknown(reason));
@@ -127,9 +126,9 @@ std::vector<Observation> observe_units(const Host& host, SystemdBus& connection,
     const UnitLoad load = resources::parse_unit_load(item.load);
     with_load_error.push_back(load == UnitLoad::kBadSetting || load == UnitLoad::kError);
   }
-  std::vector<UnitProperties> properties;
-  error = bus->unit_properties(paths, with_load_error, properties);
-  if (!error.empty()) return all_unknown("not observable: " + error);
+  const auto asked = bus->unit_properties(paths, with_load_error);
+  if (!asked) return all_unknown("not observable: " + asked.error());
+  const std::vector<UnitProperties>& properties = *asked;
 
   std::vector<std::string> unit_files;  // asked for once, when a unit is missing
   std::vector<Observation> out;
@@ -188,9 +187,11 @@ std::vector<Observation> observe_units(const Host& host, SystemdBus& connection,
 
 SystemdProvider::Connection::~Connection() = default;
 
-SystemdBus* SystemdProvider::connect(Session& session, Connection& connection, std::string* error) const {
+std::expected<SystemdBus*, std::string> SystemdProvider::connect(Session& session, Connection& connection) const {
   if (connection.bus == nullptr || !connection.bus->is_open()) {
-    connection.bus = SystemdBus::open(bus_address_, session.host(), error);
+    auto opened = SystemdBus::open(bus_address_, session.host());
+    if (!opened) return std::unexpected(opened.error());
+    connection.bus = std::move(*opened);
   }
   return connection.bus.get();
 }
@@ -199,14 +200,13 @@ std::vector<Observation> SystemdProvider::observe(Session& session,
                                                   std::span<const ServiceResource* const> resources) const {
   auto& connection = session.state<Connection>(this);
   const std::lock_guard lock(connection.mutex);
-  std::string error;
-  SystemdBus* bus = connect(session, connection, &error);
-  if (bus == nullptr) {
+  const auto bus = connect(session, connection);
+  if (!bus) {
     std::vector<Observation> out;
-    for (std::size_t i = 0; i < resources.size(); ++i) out.push_back(Observation::unknown(error));
+    for (std::size_t i = 0; i < resources.size(); ++i) out.push_back(Observation::unknown(bus.error()));
     return out;
   }
-  return observe_units(session.host(), *bus, resources);
+  return observe_units(session.host(), **bus, resources);
 }
 
 namespace {
@@ -317,10 +317,11 @@ class ApplyBatch {
 
   bool reload(const std::string& why, const std::vector<std::size_t>& members) {
     const auto started = Clock::now();
-    const std::string failure = bus_.reload();
-    const Step step{"systemd daemon-reload (" + why + ")", since(started), failure.empty() ? 0 : 1, failure};
-    for (const std::size_t i : members) add_step(work_[i], step, failure.empty() ? "" : "daemon-reload: " + failure);
-    return failure.empty();
+    const auto reloaded = bus_.reload();
+    const std::string failure = reloaded ? "" : reloaded.error();
+    const Step step{"systemd daemon-reload (" + why + ")", since(started), reloaded ? 0 : 1, failure};
+    for (const std::size_t i : members) add_step(work_[i], step, reloaded ? "" : "daemon-reload: " + failure);
+    return reloaded.has_value();
   }
 
   // One manager call for the members' units; when it fails, one call per unit so each failure lands on its unit.
@@ -461,14 +462,13 @@ class ApplyBatch {
 std::vector<ChangeOutcome> SystemdProvider::apply(Session& session, std::span<const Change> changes) const {
   auto& connection = session.state<Connection>(this);
   const std::lock_guard lock(connection.mutex);
-  std::string error;
-  SystemdBus* bus = connect(session, connection, &error);
-  if (bus == nullptr) {
+  const auto bus = connect(session, connection);
+  if (!bus) {
     std::vector<ChangeOutcome> out;
-    for (std::size_t i = 0; i < changes.size(); ++i) out.push_back(ChangeOutcome::failed(error));
+    for (std::size_t i = 0; i < changes.size(); ++i) out.push_back(ChangeOutcome::failed(bus.error()));
     return out;
   }
-  return ApplyBatch(session.host(), *bus, changes, job_timeout_).run();
+  return ApplyBatch(session.host(), **bus, changes, job_timeout_).run();
 }
 
 }  // namespace reconcile::providers

@@ -4,6 +4,7 @@
 // Units generated from SysV init scripts are enabled and disabled through systemd-sysv-install, as systemctl does.
 
 #include <chrono>
+#include <expected>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,8 +40,8 @@ class SystemdProvider : public ProviderOf<const resources::ServiceResource*, res
   };
 
  private:
-  /// The bus of a locked connection, (re)opened when needed; nullptr with *error set.
-  SystemdBus* connect(Session& session, Connection& connection, std::string* error) const;
+  /// The bus of a locked connection, (re)opened when needed, or why it cannot be.
+  std::expected<SystemdBus*, std::string> connect(Session& session, Connection& connection) const;
 
   std::string bus_address_;
   std::chrono::seconds job_timeout_;

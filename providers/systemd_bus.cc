@@ -83,7 +83,7 @@ int on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {
 
 }  // namespace
 
-std::unique_ptr<SystemdBus> SystemdBus::open(const std::string& address, const Host& host, std::string* error) {
+std::expected<std::unique_ptr<SystemdBus>, std::string> SystemdBus::open(const std::string& address, const Host& host) {
   std::unique_ptr<SystemdBus> self(new SystemdBus);
   int r = 0;
   std::error_code ec;
@@ -104,10 +104,7 @@ std::unique_ptr<SystemdBus> SystemdBus::open(const std::string& address, const H
     if (r >= 0) r = sd_bus_set_bus_client(self->bus_, 1);
     if (r >= 0) r = sd_bus_start(self->bus_);
   }
-  if (r < 0) {
-    *error = "cannot connect to systemd over D-Bus: " + std::string(std::strerror(-r));
-    return nullptr;
-  }
+  if (r < 0) return std::unexpected("cannot connect to systemd over D-Bus: " + std::string(std::strerror(-r)));
   self->bus_client_ = true;
   return self;
 }
@@ -147,7 +144,7 @@ std::expected<int, std::string> SystemdBus::unit_files(const char* method, const
   return changed;
 }
 
-std::string SystemdBus::reload() {
+std::expected<void, std::string> SystemdBus::reload() {
   sd_bus_error error = SD_BUS_ERROR_NULL;
   sd_bus_message* m = nullptr;
   sd_bus_message* reply = nullptr;
@@ -157,7 +154,8 @@ std::string SystemdBus::reload() {
   std::string text = r < 0 ? bus_error_text(r, &error) : "";
   sd_bus_error_free(&error);
   sd_bus_message_unref(reply);
-  return text;
+  if (r < 0) return std::unexpected(text);
+  return {};
 }
 
 std::expected<std::vector<ListedUnit>, std::string> SystemdBus::list_units(const std::vector<std::string>& units) {
@@ -189,9 +187,9 @@ std::expected<std::vector<ListedUnit>, std::string> SystemdBus::list_units(const
   return out;
 }
 
-std::string SystemdBus::unit_properties(const std::vector<std::string>& paths,
-                                        const std::vector<bool>& with_load_error, std::vector<UnitProperties>& out) {
-  out.assign(paths.size(), UnitProperties{});
+std::expected<std::vector<UnitProperties>, std::string> SystemdBus::unit_properties(
+    const std::vector<std::string>& paths, const std::vector<bool>& with_load_error) {
+  std::vector<UnitProperties> out(paths.size());
   std::vector<PropertyCall> calls;
   calls.reserve(paths.size() * 4);
   std::vector<std::size_t> unit_of;
@@ -222,7 +220,8 @@ std::string SystemdBus::unit_properties(const std::vector<std::string>& paths,
   };
   while (failure.empty() && !all_done()) failure = process_until(deadline);
   for (auto* slot : slots) sd_bus_slot_unref(slot);
-  return failure;
+  if (!failure.empty()) return std::unexpected(failure);
+  return out;
 }
 
 std::vector<std::string> SystemdBus::run_jobs(const std::vector<std::pair<std::string, bool>>& jobs,

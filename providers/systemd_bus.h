@@ -36,7 +36,7 @@ struct UnitProperties {
 class SystemdBus {
  public:
   /// `address` "" connects like systemctl (systemd's private socket as root, else the system bus).
-  static std::unique_ptr<SystemdBus> open(const std::string& address, const Host& host, std::string* error);
+  static std::expected<std::unique_ptr<SystemdBus>, std::string> open(const std::string& address, const Host& host);
   ~SystemdBus();
   SystemdBus(const SystemdBus&) = delete;
   SystemdBus& operator=(const SystemdBus&) = delete;
@@ -46,14 +46,14 @@ class SystemdBus {
   /// Disable-, Mask- or UnmaskUnitFiles. The number of files changed, or the error.
   std::expected<int, std::string> unit_files(const char* method, const std::vector<std::string>& units, bool force,
                                              bool has_force);
-  /// Manager.Reload (daemon-reload): "" or the error.
-  std::string reload();
+  /// Manager.Reload (daemon-reload), or the error.
+  std::expected<void, std::string> reload();
   /// ListUnitsByNames: loads every unit and says what it is, in order.
   std::expected<std::vector<ListedUnit>, std::string> list_units(const std::vector<std::string>& units);
   /// The properties of every unit path, asked all at once (one Get each: a GetAll costs PID 1 some 4 ms per unit)
-  /// and answered in one wait; LoadError only where `with_load_error`. "" or why they could not be asked.
-  std::string unit_properties(const std::vector<std::string>& paths, const std::vector<bool>& with_load_error,
-                              std::vector<UnitProperties>& out);
+  /// and answered in one wait; LoadError only where `with_load_error`. One per path, or why they could not be asked.
+  std::expected<std::vector<UnitProperties>, std::string> unit_properties(const std::vector<std::string>& paths,
+                                                                          const std::vector<bool>& with_load_error);
   /// Starts (true) or stops (false) each unit and waits for every job's JobRemoved; the job result per unit
   /// ("done", "failed", "dependency", "timeout", …) or the error of the call.
   std::vector<std::string> run_jobs(const std::vector<std::pair<std::string, bool>>& jobs,
