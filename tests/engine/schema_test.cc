@@ -51,7 +51,8 @@ json minimal(const json& schema, const json& s_in) {
   if (s.contains("enum")) return s["enum"][0];
   if (s.contains("examples")) return s["examples"][0];
   if (s.contains("oneOf")) return minimal(schema, s["oneOf"][0]);
-  const std::string type = s.value("type", "string");
+  const json& types = s.contains("type") ? s["type"] : json("string");
+  const std::string type = types.is_array() ? types[0].get<std::string>() : types.get<std::string>();
   if (type == "boolean") return false;
   if (type == "integer") return s.value("minimum", 0);
   if (type == "null") return nullptr;
@@ -71,6 +72,14 @@ std::vector<json> samples(const json& schema, const json& s_in) {
     }
   }
   if (!out.empty()) return out;
+  if (s.contains("type") && s["type"].is_array()) {
+    for (const auto& type : s["type"]) {
+      json one = s;
+      one["type"] = type;
+      out.push_back(minimal(schema, one));
+    }
+    return out;
+  }
   if (s.contains("items")) {
     if (s.value("minItems", 0) == 0) out.push_back(json::array());
     for (auto& item : samples(schema, s["items"])) out.push_back(json::array({std::move(item)}));
