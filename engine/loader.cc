@@ -138,11 +138,18 @@ Node parse_text(const std::string& name, std::string text, std::vector<Error>& e
                            "start with a key, e.g. 'timezone: Etc/UTC'"});
     return Node{};
   }
-  const FrontEnd& front_end = format != nullptr ? *format : detect_front_end(text);
-  Node root = front_end.read(name, text, errors, limits);
+  const FrontEnd* front_end = format != nullptr ? format : &detect_front_end(text);
+  Node root = front_end->read(name, text, errors, limits);
+  const bool named_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+  if (errors.size() != before && format == nullptr && front_end == &json_front_end() && named_yaml) {
+    // A .yaml file that starts like JSON but is not JSON is YAML flow style ({timezone: Etc/UTC}).
+    errors.erase(errors.begin() + static_cast<std::ptrdiff_t>(before), errors.end());
+    front_end = &yaml_front_end();
+    root = front_end->read(name, text, errors, limits);
+  }
   if (errors.size() != before) {
-    // Chosen by content, a YAML flow mapping ({timezone: Etc/UTC}) reads as malformed JSON: say why.
-    if (format == nullptr && &front_end == &json_front_end() && !name.ends_with(".json")) {
+    // Chosen by content, YAML flow style in a file not named .yaml reads as malformed JSON: say why.
+    if (format == nullptr && front_end == &json_front_end() && !name.ends_with(".json")) {
       for (std::size_t i = before; i < errors.size(); ++i) {
         if (errors[i].code != ErrorCode::kSyntax) continue;
         errors[i].hint += std::string(errors[i].hint.empty() ? "" : "; ") +
@@ -158,7 +165,7 @@ Node parse_text(const std::string& name, std::string text, std::vector<Error>& e
   if (!root.is_map()) {
     errors.push_back(Error{ErrorCode::kType,
                            "the top level of a state file must be a mapping of keys, not " + root.describe(),
-                           root.location.line > 0 ? root.location : Location{name, 1, 1}, "", front_end.example()});
+                           root.location.line > 0 ? root.location : Location{name, 1, 1}, "", front_end->example()});
   }
   return root;
 }

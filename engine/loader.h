@@ -18,7 +18,8 @@ struct Loaded {
 };
 
 /// Parses one file's text; `name` is used in locations. Read by `format`, or when it is nullptr by the
-/// front-end its content is in (JSON when it starts with `{` or `[`, else YAML), whatever the name ends in.
+/// front-end its content is in (JSON when it starts with `{` or `[`, else YAML), whatever the name ends in;
+/// a file named .yaml or .yml that starts like JSON but is not JSON is read as YAML (flow style).
 resources::Node parse_text(const std::string& name, std::string text, std::vector<resources::Error>& errors,
                            const LoadLimits& limits = {}, const FrontEnd* format = nullptr);
 

@@ -341,7 +341,8 @@ TEST_F(CliTest, ValidateOfflineRunsEveryCheckThatNeedsNoHostAndNoOther) {
 }
 
 TEST_F(CliTest, InputFormatIsChosenByContentOrByTheOptionForEveryCommand) {
-  const auto flow = state("flow.yaml", "{timezone: Europe/Helsinki}\n");
+  EXPECT_EQ(run({"validate", state("flow.yaml", "{timezone: Europe/Helsinki}\n")}).exit_status, 0);
+  const auto flow = state("flow.state", "{timezone: Europe/Helsinki}\n");
   auto by_content = run({"validate", flow});
   EXPECT_EQ(by_content.exit_status, 1);
   EXPECT_NE(by_content.err.find("malformed JSON"), std::string::npos) << by_content.err;

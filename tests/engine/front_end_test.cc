@@ -59,18 +59,38 @@ TEST(FrontEndTest, AnExplicitFormatOverridesTheContent) {
   EXPECT_EQ(errors[0].hint.find("--input-format"), std::string::npos) << errors[0].hint;  // it was asked for
 }
 
-TEST(FrontEndTest, AYamlFlowMappingReadAsJsonByContentSaysHowToReadItAsYaml) {
+TEST(FrontEndTest, AYamlFlowMappingIsYamlInAYamlFileAndSaysHowToReadItElsewhere) {
   std::vector<resources::Error> errors;
-  parse_text("s.yaml", "{timezone: Etc/UTC}\n", errors);
+  const Node flow = parse_text("s.yaml", "{timezone: Etc/UTC, packages: {present: [a]}}\n", errors);
+  ASSERT_TRUE(errors.empty()) << errors[0].str();
+  EXPECT_EQ(flow.find("timezone")->scalar, "Etc/UTC");
+  // Not JSON and not YAML: the errors are YAML's, as the name says.
+  parse_text("s.yml", "{timezone: [Etc/UTC}\n", errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("malformed YAML"), std::string::npos) << errors[0].message;
+  errors.clear();
+  // Any error of JSON's sends a .yaml file to YAML: a duplicate key is reported in YAML's words, as before.
+  parse_text("s.yaml", "{\"a\": 1, \"a\": 2}", errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("twice in this mapping"), std::string::npos) << errors[0].message;
+  errors.clear();
+  parse_text("s.txt", "{\"a\": 1, \"a\": 2}", errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("twice in this object"), std::string::npos) << errors[0].message;
+  errors.clear();
+  parse_text("state", "{timezone: Etc/UTC}\n", errors);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].message.find("malformed JSON"), std::string::npos) << errors[0].message;
   EXPECT_NE(errors[0].hint.find("read as JSON because it starts with '{' or '['; give --input-format yaml"),
             std::string::npos)
       << errors[0].hint;
   errors.clear();
-  const Node root = parse_text("s.yaml", "{timezone: Etc/UTC}\n", errors, {}, &yaml_front_end());
+  const Node root = parse_text("state", "{timezone: Etc/UTC}\n", errors, {}, &yaml_front_end());
   ASSERT_TRUE(errors.empty()) << errors[0].str();
   EXPECT_EQ(root.find("timezone")->scalar, "Etc/UTC");
+  parse_text("s.json", "{timezone: Etc/UTC}\n", errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].hint.find("--input-format"), std::string::npos) << errors[0].hint;  // the name says JSON
 }
 
 TEST(FrontEndTest, EquivalentYamlAndJsonGiveTheSameResources) {
