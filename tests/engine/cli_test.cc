@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -338,6 +339,31 @@ TEST_F(CliTest, ValidateOfflineRunsEveryCheckThatNeedsNoHostAndNoOther) {
   auto syntax = run({"validate", "--offline", broken});
   EXPECT_EQ(syntax.exit_status, 1);
   EXPECT_NE(syntax.err.find("malformed YAML"), std::string::npos) << syntax.err;
+}
+
+TEST_F(CliTest, ValidateOfflineWorksAsAnOrdinaryUser) {
+  // As nobody, on a state whose host checks would fail here (a shell not in /etc/shells).
+  const std::filesystem::path dir = root_.path() / "shared";
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "s.yaml";
+  root_.write("shared/s.yaml", "timezone: Europe/Helsinki\nusers:\n  present: [{name: deploy, shell: /bin/nosuch}]\n");
+  for (const auto& path : {root_.path(), dir, file}) {
+    std::filesystem::permissions(path, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
+  }
+  providers::Exec exec;
+  auto as_nobody = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", RECONCILE_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return exec.run(providers::ExecRequest{argv, {"NO_COLOR=1"}, "", std::chrono::seconds(60)});
+  };
+  if (::geteuid() != 0 || as_nobody({"--version"}).exit_status != 0) GTEST_SKIP() << "needs root and setpriv";
+  auto offline = as_nobody({"validate", "--offline", file.string()});
+  EXPECT_EQ(offline.exit_status, 0) << offline.err;
+  EXPECT_EQ(offline.out, "valid: 2 resources from 1 file\n");
+  auto on_host = as_nobody({"validate", file.string()});
+  EXPECT_EQ(on_host.exit_status, 1);
+  EXPECT_NE(on_host.err.find("shell '/bin/nosuch' is not listed in /etc/shells"), std::string::npos) << on_host.err;
 }
 
 TEST_F(CliTest, InputFormatIsChosenByContentOrByTheOptionForEveryCommand) {
