@@ -316,8 +316,10 @@ TEST_F(CliTest, ValidateOfflineRunsEveryCheckThatNeedsNoHostAndNoOther) {
   EXPECT_EQ(offline.exit_status, 0) << offline.err;
   EXPECT_EQ(offline.out, "valid: 1 resources from 1 file\n");
   // Packages on a root without /etc/os-release: no provider is asked, offline.
-  const auto packages = state("packages.yaml", "packages:\n  present: [nginx, {name: htop, requires: [package:nginx]}]\n");
-  auto offline_packages = run({"--root=" + (root_.path() / "state").string(), "validate", "--offline", packages}, false);
+  const auto packages =
+      state("packages.yaml", "packages:\n  present: [nginx, {name: htop, requires: [package:nginx]}]\n");
+  const std::string bare_root = "--root=" + (root_.path() / "state").string();
+  auto offline_packages = run({bare_root, "validate", "--offline", packages}, false);
   EXPECT_EQ(offline_packages.exit_status, 0) << offline_packages.err;
   // What needs no host is still found: syntax, types, unknown keys, conflicts, cycles.
   const auto bad = state("bad.yaml",

@@ -39,7 +39,8 @@ TEST(FrontEndTest, AJsonNameWithYamlContentIsReadAsYaml) {
 TEST(FrontEndTest, AYamlNameWithJsonContentIsReadAsJsonThroughBomAndCrlf) {
   std::vector<resources::Error> errors;
   const Node root =
-      parse_text("s.yaml", "\xEF\xBB\xBF\r\n  {\"timezone\": \"Etc/UTC\",\r\n   \"packages\": {\"lock_wait\": 5}}\r\n", errors);
+      parse_text("s.yaml", "\xEF\xBB\xBF\r\n  {\"timezone\": \"Etc/UTC\",\r\n   \"packages\": {\"lock_wait\": 5}}\r\n",
+                 errors);
   ASSERT_TRUE(errors.empty()) << errors[0].str();
   EXPECT_EQ(root.find("packages")->find("lock_wait")->tag, Node::Tag::kNumber);
   EXPECT_EQ(root.find("timezone")->location.line, 2);

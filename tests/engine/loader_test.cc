@@ -113,7 +113,8 @@ TEST(LoaderTest, ADuplicateKeyAmongManyIsFoundAtItsPlaceAndLoadingIsLinear) {
     for (int i = 0; i < n; ++i) text += "  \"k" + std::to_string(i) + "\": 1,\n";
     return text + "  \"k5\": 2}}\n";
   };
-  for (const auto& [name, make, word] : {std::tuple{"many.yaml", +yaml, "mapping"}, std::tuple{"many.json", +json, "object"}}) {
+  for (const auto& [name, make, word] :
+       {std::tuple{"many.yaml", +yaml, "mapping"}, std::tuple{"many.json", +json, "object"}}) {
     constexpr int kSmall = 5000;
     const std::string small = make(kSmall);
     const std::string large = make(8 * kSmall);
@@ -134,8 +135,9 @@ TEST(LoaderTest, ADuplicateKeyAmongManyIsFoundAtItsPlaceAndLoadingIsLinear) {
       std::vector<resources::Error> ignored;
       parse(name, large, ignored);
     });
-    EXPECT_LT(large_seconds, 20 * std::max(small_seconds, 1e-4)) << name << ": " << small_seconds << " s for "
-                                                                  << kSmall << " keys, " << large_seconds << " s for 8 times as many";
+    EXPECT_LT(large_seconds, 20 * std::max(small_seconds, 1e-4))
+        << name << ": " << small_seconds << " s for " << kSmall << " keys, " << large_seconds
+        << " s for 8 times as many";
   }
 }
 

@@ -29,7 +29,8 @@ using nlohmann::json;
 // The schema `s` stands for, following $ref into $defs.
 const json& resolve(const json& schema, const json& s) {
   const json* at = &s;
-  while (at->contains("$ref")) at = &schema["$defs"][(*at)["$ref"].get<std::string>().substr(std::string("#/$defs/").size())];
+  const std::string prefix = "#/$defs/";
+  while (at->contains("$ref")) at = &schema["$defs"][(*at)["$ref"].get<std::string>().substr(prefix.size())];
   return *at;
 }
 
@@ -76,7 +77,7 @@ std::vector<json> samples(const json& schema, const json& s_in) {
     for (const auto& type : s["type"]) {
       json one = s;
       one["type"] = type;
-      out.push_back(minimal(schema, one));
+      out.push_back(type == "null" ? json(nullptr) : minimal(schema, one));
     }
     return out;
   }
@@ -175,7 +176,8 @@ TEST(SchemaTest, AtEveryDepthTheCompilerAcceptsExactlyTheKeysTheSchemaDeclares) 
     for (const auto& error : compile_errors(document, registry)) {
       if (error.code == resources::ErrorCode::kUnknownKey && error.key_path.ends_with(unknown)) refused = error;
     }
-    ASSERT_TRUE(refused.has_value()) << where << ": the compiler accepts an undeclared key\n  document: " << document.dump();
+    ASSERT_TRUE(refused.has_value()) << where << ": the compiler accepts an undeclared key\n  document: "
+                                     << document.dump();
     ++checked;
     if (level.path.empty()) continue;  // top-level keys: the test above (planned keys are named there too)
     const std::string prefix = "allowed keys: ";

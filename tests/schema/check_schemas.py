@@ -77,7 +77,7 @@ def samples(s):
     if "oneOf" in s or "anyOf" in s:
         return [sample for branch in s.get("oneOf", []) + s.get("anyOf", []) for sample in samples(branch)]
     if isinstance(s.get("type"), list):
-        return [minimal({**s, "type": kind}) for kind in s["type"]]
+        return [None if kind == "null" else minimal({**s, "type": kind}) for kind in s["type"]]
     if "items" in s:
         return ([] if s.get("minItems", 0) else [[]]) + [[item] for item in samples(s["items"])]
     return [minimal(s)]
