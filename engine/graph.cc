@@ -177,19 +177,27 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
                            shown, hint});
   }
 
-  // Settle duplicates: the same desired state twice is one resource; different ones contradict.
+  // Settle duplicates: the same desired state twice is one resource, required by what either entry
+  // requires (each requirement keeps the place that named it); different desired states contradict.
   auto& g = compiled.graph;
   for (auto& resource : compiler.added()) {
     const auto found = g.index.find(resource->id());
     if (found != g.index.end()) {
-      const auto& first = g.resources[found->second];
-      if (describe_fields(first->desired_fields()) != describe_fields(resource->desired_fields())) {
+      auto& first = *g.resources[found->second];
+      const std::string wanted = describe_fields(resource->desired_fields());
+      const std::string first_wanted = describe_fields(first.desired_fields());
+      if (wanted != first_wanted || resource->provider_hint() != first.provider_hint() ||
+          resource->auto_requires() != first.auto_requires()) {
+        const bool fields_differ = wanted != first_wanted;
         errors.push_back(Error{ErrorCode::kConflict,
-                               resource->id() + " is wanted as " + describe_fields(resource->desired_fields()) +
-                                   " here and as " + describe_fields(first->desired_fields()) + " at " +
-                                   first->location().str() + " (" + first->key_path() + ")",
+                               resource->id() + " is wanted " +
+                                   (fields_differ ? "as " + wanted + " here and as " + first_wanted
+                                                  : "here with other settings than") +
+                                   " at " + first.location().str() + " (" + first.key_path() + ")",
                                resource->location(), resource->key_path(), "keep one of the two"});
+        continue;
       }
+      for (const auto& requirement : resource->requirements()) first.add_requirement(requirement);
       continue;
     }
     g.index.emplace(resource->id(), g.resources.size());

@@ -1,13 +1,12 @@
 #include "engine/loader.h"
 
-#include <yaml.h>
-
 #include <algorithm>
-#include <map>
-#include <memory>
-#include <unordered_map>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
 
+#include "engine/node_paths.h"
 #include "providers/fs.h"
 
 namespace reconcile::engine {
@@ -15,25 +14,9 @@ namespace reconcile::engine {
 using resources::Error;
 using resources::ErrorCode;
 using resources::Location;
-using resources::MapEntry;
 using resources::Node;
 
 namespace {
-
-std::string child_path(const std::string& parent, const std::string& key) {
-  return parent.empty() ? key : parent + "." + key;
-}
-
-std::string index_path(const std::string& parent, std::size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
-
-// Gives every node below `node` the key path it has at its new place.
-void repath(Node& node, const std::string& path) {
-  node.path = path;
-  for (std::size_t i = 0; i < node.items.size(); ++i) repath(node.items[i], index_path(path, i));
-  for (auto& entry : node.entries) repath(entry.value, child_path(path, entry.key));
-}
 
 // Offset of the first byte that is not valid UTF-8, or npos.
 std::size_t invalid_utf8_at(std::string_view text) {
@@ -53,442 +36,6 @@ std::size_t invalid_utf8_at(std::string_view text) {
     i += extra + 1;
   }
   return std::string_view::npos;
-}
-
-// Maps byte offsets to 1-based line and column.
-class LineIndex {
- public:
-  explicit LineIndex(std::string_view text) {
-    starts_.push_back(0);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '\n') starts_.push_back(i + 1);
-    }
-  }
-  Location at(const std::string& file, std::size_t offset) const {
-    const auto it = std::upper_bound(starts_.begin(), starts_.end(), offset);
-    const auto line = static_cast<std::size_t>(it - starts_.begin());
-    return Location{file, static_cast<int>(line), static_cast<int>(offset - starts_[line - 1] + 1)};
-  }
-
- private:
-  std::vector<std::size_t> starts_;
-};
-
-// ---- YAML -------------------------------------------------------------------------------------
-// libyaml's event parser (the reference C implementation) feeds the tree directly: no intermediate
-// document, an explicit stack instead of recursion, and every event carries its line and column.
-
-class YamlBuilder {
- public:
-  YamlBuilder(const std::string& file, const LoadLimits& limits, std::vector<Error>& errors, Node& root)
-      : file_(file), limits_(limits), errors_(errors), root_(root) {}
-
-  // Returns false to stop parsing (an error was recorded).
-  bool on_event(const yaml_event_t& event) {
-    const Location where{file_, static_cast<int>(event.start_mark.line) + 1,
-                         static_cast<int>(event.start_mark.column) + 1};
-    switch (event.type) {
-      case YAML_DOCUMENT_START_EVENT:
-        if (++documents_ > 1) {
-          errors_.push_back(Error{ErrorCode::kSyntax, "the file holds several YAML documents (separated by ---)",
-                                  where, "", "give each document its own file and list them as layers"});
-          return false;
-        }
-        return true;
-      case YAML_SCALAR_EVENT: {
-        const auto& scalar = event.data.scalar;
-        std::string value(reinterpret_cast<const char*>(scalar.value), scalar.length);
-        if (in_key_position()) return on_key(std::move(value), where, scalar.style == YAML_PLAIN_SCALAR_STYLE);
-        Node* node = slot(where);
-        if (node == nullptr) return false;
-        const bool plain = scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        const bool tagged_string = scalar.tag != nullptr &&
-                                   std::string_view(reinterpret_cast<const char*>(scalar.tag)) == "tag:yaml.org,2002:str";
-        if (plain && !tagged_string && (value.empty() || value == "~" || value == "null" || value == "Null" || value == "NULL")) {
-          node->type = Node::Type::kNull;
-        } else {
-          node->type = Node::Type::kScalar;
-          node->tag = plain && !tagged_string ? Node::Tag::kPlain : Node::Tag::kString;
-          node->scalar = std::move(value);
-        }
-        remember(scalar.anchor, *node);
-        return true;
-      }
-      case YAML_SEQUENCE_START_EVENT:
-      case YAML_MAPPING_START_EVENT: {
-        const bool is_map = event.type == YAML_MAPPING_START_EVENT;
-        if (in_key_position()) {
-          errors_.push_back(Error{ErrorCode::kType, std::string("a key must be a plain name, not ") +
-                                                        (is_map ? "a mapping" : "a list"),
-                                  where, stack_.back().node->path, "write keys as simple words"});
-          return false;
-        }
-        if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
-          errors_.push_back(Error{ErrorCode::kSyntax, "nested deeper than " + std::to_string(limits_.max_depth) + " levels",
-                                  where, stack_.empty() ? "" : stack_.back().node->path,
-                                  "a state file needs only a few levels"});
-          return false;
-        }
-        Node* node = slot(where);
-        if (node == nullptr) return false;
-        node->type = is_map ? Node::Type::kMap : Node::Type::kSequence;
-        const auto* anchor = is_map ? event.data.mapping_start.anchor : event.data.sequence_start.anchor;
-        stack_.push_back(Frame{node, anchor != nullptr ? reinterpret_cast<const char*>(anchor) : ""});
-        return true;
-      }
-      case YAML_SEQUENCE_END_EVENT:
-      case YAML_MAPPING_END_EVENT: {
-        Frame frame = std::move(stack_.back());
-        stack_.pop_back();
-        if (!frame.anchor.empty()) anchors_[frame.anchor] = *frame.node;
-        return true;
-      }
-      case YAML_ALIAS_EVENT: {
-        const std::string name = reinterpret_cast<const char*>(event.data.alias.anchor);
-        const auto found = anchors_.find(name);
-        if (found == anchors_.end()) {
-          errors_.push_back(Error{ErrorCode::kSyntax, "alias *" + name + " names no anchor defined before it", where,
-                                  "", "define &" + name + " first"});
-          return false;
-        }
-        if (in_key_position()) {
-          if (!found->second.is_scalar()) return on_key("", where, true);
-          return on_key(found->second.scalar, where, true);
-        }
-        count_ += count_nodes(found->second);
-        Node* node = slot(where);
-        if (node == nullptr) return false;
-        const std::string path = node->path;
-        *node = found->second;
-        repath(*node, path);
-        return true;
-      }
-      default:
-        return true;
-    }
-  }
-
- private:
-  struct Frame {
-    Node* node;
-    std::string anchor;
-    std::unordered_map<std::string, int> key_lines;  // keys seen in this mapping → their line
-    bool have_key = false;      // in a mapping: the key of the next value has been read
-    std::string key;
-    Location key_location;
-    bool skip_value = false;    // the key was a duplicate: its value is read into a discard node
-  };
-
-  bool in_key_position() const {
-    return !stack_.empty() && stack_.back().node->is_map() && !stack_.back().have_key;
-  }
-
-  bool on_key(std::string key, const Location& where, bool) {
-    Frame& frame = stack_.back();
-    frame.have_key = true;
-    frame.key = std::move(key);
-    frame.key_location = where;
-    frame.skip_value = false;
-    const auto [seen, fresh] = frame.key_lines.emplace(frame.key, where.line);
-    if (!fresh) {
-      errors_.push_back(Error{ErrorCode::kDuplicateKey,
-                              "key '" + frame.key + "' is given twice in this mapping (first at line " +
-                                  std::to_string(seen->second) + ")",
-                              where, child_path(frame.node->path, frame.key), "keep one of them; merge their values"});
-      frame.skip_value = true;
-    }
-    return true;
-  }
-
-  // Where the next value goes: the root, a list item, or the value of the pending key.
-  Node* slot(const Location& where) {
-    if (++count_ > limits_.max_nodes) {
-      errors_.push_back(Error{ErrorCode::kInvalidValue,
-                              "the file holds more than " + std::to_string(limits_.max_nodes) +
-                                  " values (aliases expanding?)",
-                              where, "", "a state file needs far fewer values"});
-      return nullptr;
-    }
-    if (stack_.empty()) {
-      root_.location = where;
-      return &root_;
-    }
-    Frame& frame = stack_.back();
-    Node& parent = *frame.node;
-    if (parent.is_sequence()) {
-      parent.items.emplace_back();
-      Node& item = parent.items.back();
-      item.path = index_path(parent.path, parent.items.size() - 1);
-      item.location = where;
-      return &item;
-    }
-    frame.have_key = false;
-    if (frame.skip_value) {
-      discard_ = std::make_unique<Node>();
-      return discard_.get();
-    }
-    parent.entries.push_back(MapEntry{std::move(frame.key), frame.key_location, Node{}});
-    MapEntry& entry = parent.entries.back();
-    entry.value.path = child_path(parent.path, entry.key);
-    entry.value.location = where;
-    return &entry.value;
-  }
-
-  void remember(const yaml_char_t* anchor, const Node& node) {
-    if (anchor != nullptr) anchors_[reinterpret_cast<const char*>(anchor)] = node;
-  }
-
-  static std::size_t count_nodes(const Node& node) {
-    std::size_t n = 1;
-    for (const auto& item : node.items) n += count_nodes(item);
-    for (const auto& entry : node.entries) n += count_nodes(entry.value);
-    return n;
-  }
-
-  const std::string& file_;
-  const LoadLimits& limits_;
-  std::vector<Error>& errors_;
-  Node& root_;
-  std::vector<Frame> stack_;
-  std::map<std::string, Node> anchors_;
-  std::unique_ptr<Node> discard_;
-  std::size_t count_ = 0;
-  int documents_ = 0;
-};
-
-Node parse_yaml(const std::string& name, const std::string& text, std::vector<Error>& errors,
-                const LoadLimits& limits) {
-  Node root;
-  yaml_parser_t parser;
-  if (yaml_parser_initialize(&parser) == 0) {
-    errors.push_back(Error{ErrorCode::kSystem, "cannot start the YAML parser", Location{name}, "", ""});
-    return root;
-  }
-  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  YamlBuilder builder(name, limits, errors, root);
-  while (true) {
-    yaml_event_t event;
-    if (yaml_parser_parse(&parser, &event) == 0) {
-      const yaml_mark_t& mark = parser.problem_mark;
-      std::string message = parser.problem != nullptr ? parser.problem : "unknown problem";
-      if (parser.context != nullptr) message = std::string(parser.context) + ", " + message;
-      std::string hint = "check indentation, colons and quotes around this place";
-      if (message.find("flow") != std::string::npos || message.find("expected ',' or ']'") != std::string::npos ||
-          message.find("expected ',' or '}'") != std::string::npos) {
-        hint = "a bracket or brace is not closed, or a comma is missing";
-      } else if (message.find("tab") != std::string::npos) {
-        hint = "indent with spaces, not tabs";
-      }
-      errors.push_back(Error{ErrorCode::kSyntax, "malformed YAML: " + message,
-                             Location{name, static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1}, "",
-                             hint});
-      break;
-    }
-    const bool done = event.type == YAML_STREAM_END_EVENT;
-    const bool keep_going = builder.on_event(event);
-    yaml_event_delete(&event);
-    if (done || !keep_going) break;
-  }
-  yaml_parser_delete(&parser);
-  return root;
-}
-
-// ---- JSON -------------------------------------------------------------------------------------
-
-// Counts how far the parser has read, so each event can be placed at a line and column.
-struct CountingIterator {
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = const char&;
-
-  const char* at = nullptr;
-  const char* base = nullptr;
-  std::size_t* consumed = nullptr;
-
-  reference operator*() const { return *at; }
-  CountingIterator& operator++() {
-    ++at;
-    *consumed = static_cast<std::size_t>(at - base);
-    return *this;
-  }
-  CountingIterator operator++(int) {
-    CountingIterator before = *this;
-    ++*this;
-    return before;
-  }
-  bool operator==(const CountingIterator& other) const { return at == other.at; }
-};
-
-class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
- public:
-  JsonBuilder(const std::string& file, std::string_view text, const LoadLimits& limits, std::vector<Error>& errors,
-              Node& root)
-      : file_(file), text_(text), lines_(text), limits_(limits), errors_(errors), root_(root) {}
-
-  std::size_t consumed = 0;
-
-  bool null() override { return scalar(Node::Type::kNull, Node::Tag::kPlain, ""); }
-  bool boolean(bool value) override { return scalar(Node::Type::kScalar, Node::Tag::kBool, value ? "true" : "false"); }
-  bool number_integer(number_integer_t value) override {
-    return scalar(Node::Type::kScalar, Node::Tag::kNumber, std::to_string(value));
-  }
-  bool number_unsigned(number_unsigned_t value) override {
-    return scalar(Node::Type::kScalar, Node::Tag::kNumber, std::to_string(value));
-  }
-  bool number_float(number_float_t, const string_t& text) override {
-    return scalar(Node::Type::kScalar, Node::Tag::kNumber, text);
-  }
-  bool string(string_t& value) override { return scalar(Node::Type::kScalar, Node::Tag::kString, value); }
-  bool binary(binary_t&) override { return false; }
-  bool start_object(std::size_t) override { return open(Node::Type::kMap); }
-  bool start_array(std::size_t) override { return open(Node::Type::kSequence); }
-  bool end_object() override { return close(); }
-  bool end_array() override { return close(); }
-  bool key(string_t& value) override {
-    const Location where = token_location();
-    Node& map = *stack_.back();
-    const auto [seen, fresh] = key_lines_.back().emplace(value, where.line);
-    if (!fresh) {
-      errors_.push_back(Error{ErrorCode::kDuplicateKey,
-                              "key '" + value + "' is given twice in this object (first at line " +
-                                  std::to_string(seen->second) + ")",
-                              where, child_path(map.path, value), "keep one of them; merge their values"});
-      skip_next_ = true;
-    }
-    pending_key_ = value;
-    pending_key_location_ = where;
-    return true;
-  }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
-    if (stopped_) return false;
-    std::string message = e.what();
-    if (message.starts_with("[json.exception.")) message = message.substr(message.find("] ") + 2);
-    const auto cut = message.find("syntax error while parsing ");
-    if (cut != std::string::npos) message = message.substr(cut + 27);
-    if (message.starts_with("number overflow")) {
-      errors_.push_back(Error{ErrorCode::kInvalidValue, "a number too large to hold", lines_.at(file_, position > 0 ? position - 1 : 0),
-                              stack_.empty() ? "" : stack_.back()->path, "numbers here are small whole numbers"});
-      return false;
-    }
-    const std::size_t offset = position > 0 ? position - 1 : 0;
-    std::string hint = "check commas, colons, brackets and quotes here";
-    if (message.find("unexpected end of input") != std::string::npos) {
-      hint = "the file ends early: a bracket or brace is not closed";
-    } else if (message.find("unexpected '}'") != std::string::npos || message.find("unexpected ']'") != std::string::npos) {
-      hint = "JSON allows no comma before a closing bracket or brace";
-    }
-    errors_.push_back(Error{ErrorCode::kSyntax, "malformed JSON: " + message, lines_.at(file_, offset), "", hint});
-    return false;
-  }
-
- private:
-  Location token_location() {
-    std::size_t i = last_;
-    const std::size_t end = std::min(consumed, text_.size());
-    while (i < end && std::string_view(" \t\r\n,:").find(text_[i]) != std::string_view::npos) ++i;
-    last_ = consumed;
-    return lines_.at(file_, std::min(i, text_.empty() ? 0 : text_.size() - 1));
-  }
-
-  // Where the next value goes: the root, a list item, or the value of the pending key.
-  Node* slot(const Location& where) {
-    if (stack_.empty()) {
-      root_.path = "";
-      root_.location = where;
-      return &root_;
-    }
-    Node& parent = *stack_.back();
-    if (parent.is_sequence()) {
-      parent.items.emplace_back();
-      Node& item = parent.items.back();
-      item.path = index_path(parent.path, parent.items.size() - 1);
-      item.location = where;
-      return &item;
-    }
-    if (skip_next_) {
-      skip_next_ = false;
-      discard_ = std::make_unique<Node>();
-      return discard_.get();
-    }
-    parent.entries.push_back(MapEntry{pending_key_, pending_key_location_, Node{}});
-    Node& value = parent.entries.back().value;
-    value.path = child_path(parent.path, pending_key_);
-    value.location = where;
-    return &value;
-  }
-
-  bool counted(const Location& where) {
-    if (++count_ <= limits_.max_nodes) return true;
-    errors_.push_back(Error{ErrorCode::kInvalidValue,
-                            "the file holds more than " + std::to_string(limits_.max_nodes) + " values", where, "", ""});
-    stopped_ = true;
-    return false;
-  }
-
-  bool scalar(Node::Type type, Node::Tag tag, std::string value) {
-    const Location where = token_location();
-    if (!counted(where)) return false;
-    Node* node = slot(where);
-    node->type = type;
-    node->tag = tag;
-    node->scalar = std::move(value);
-    return true;
-  }
-
-  bool open(Node::Type type) {
-    const Location where = token_location();
-    if (!counted(where)) return false;
-    if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
-      errors_.push_back(Error{ErrorCode::kSyntax, "nested deeper than " + std::to_string(limits_.max_depth) + " levels",
-                              where, stack_.empty() ? "" : stack_.back()->path, "a state file needs only a few levels"});
-      stopped_ = true;
-      return false;
-    }
-    Node* node = slot(where);
-    node->type = type;
-    stack_.push_back(node);
-    key_lines_.emplace_back();
-    return true;
-  }
-
-  bool close() {
-    token_location();
-    stack_.pop_back();
-    key_lines_.pop_back();
-    return true;
-  }
-
-  const std::string& file_;
-  std::string_view text_;
-  LineIndex lines_;
-  const LoadLimits& limits_;
-  std::vector<Error>& errors_;
-  Node& root_;
-  std::vector<Node*> stack_;
-  std::vector<std::unordered_map<std::string, int>> key_lines_;  // per open object: keys → their line
-  std::string pending_key_;
-  Location pending_key_location_;
-  bool skip_next_ = false;
-  bool stopped_ = false;
-  std::unique_ptr<Node> discard_;
-  std::size_t last_ = 0;
-  std::size_t count_ = 0;
-};
-
-Node parse_json(const std::string& name, const std::string& text, std::vector<Error>& errors,
-                const LoadLimits& limits) {
-  Node root;
-  JsonBuilder builder(name, text, limits, errors, root);
-  CountingIterator first{text.data(), text.data(), &builder.consumed};
-  CountingIterator last{text.data() + text.size(), text.data(), &builder.consumed};
-  try {
-    nlohmann::json::sax_parse(first, last, &builder, nlohmann::json::input_format_t::json, true, false);
-  } catch (const std::exception& e) {
-    errors.push_back(Error{ErrorCode::kSyntax, std::string("malformed JSON: ") + e.what(), Location{name, 0, 0}, "", ""});
-  }
-  return root;
 }
 
 bool only_blank_or_comments(std::string_view text) {
@@ -526,6 +73,29 @@ bool equal_values(const Node& a, const Node& b) {
   return false;
 }
 
+// The first place where a tree exceeds the limits, as an error; checked for every front-end, so
+// one that builds its tree from a foreign document cannot get past them.
+std::optional<Error> beyond_limits(const Node& root, const LoadLimits& limits) {
+  std::vector<std::pair<const Node*, int>> pending{{&root, 0}};  // node, containers above it
+  std::size_t count = 0;
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (++count > limits.max_nodes) {
+      return Error{ErrorCode::kInvalidValue, "the file holds more than " + std::to_string(limits.max_nodes) + " values",
+                   node->location, node->path, "a state file needs far fewer values"};
+    }
+    const bool container = node->is_map() || node->is_sequence();
+    if (container && depth >= limits.max_depth) {
+      return Error{ErrorCode::kSyntax, "nested deeper than " + std::to_string(limits.max_depth) + " levels",
+                   node->location, node->path, "a state file needs only a few levels"};
+    }
+    for (const auto& item : node->items) pending.emplace_back(&item, depth + 1);
+    for (const auto& entry : node->entries) pending.emplace_back(&entry.value, depth + 1);
+  }
+  return std::nullopt;
+}
+
 void explain_into(const Node& node, std::string& out) {
   switch (node.type) {
     case Node::Type::kMap:
@@ -548,7 +118,8 @@ void explain_into(const Node& node, std::string& out) {
 
 }  // namespace
 
-Node parse_text(const std::string& name, std::string text, std::vector<Error>& errors, const LoadLimits& limits) {
+Node parse_text(const std::string& name, std::string text, std::vector<Error>& errors, const LoadLimits& limits,
+                const FrontEnd* format) {
   const std::size_t before = errors.size();
   if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
   if (text.find('\0') != std::string::npos) {
@@ -567,14 +138,34 @@ Node parse_text(const std::string& name, std::string text, std::vector<Error>& e
                            "start with a key, e.g. 'timezone: Etc/UTC'"});
     return Node{};
   }
-  const bool json = name.ends_with(".json");
-  Node root = json ? parse_json(name, text, errors, limits) : parse_yaml(name, text, errors, limits);
-  if (errors.size() != before) return root;
+  const FrontEnd* front_end = format != nullptr ? format : &detect_front_end(text);
+  Node root = front_end->read(name, text, errors, limits);
+  const bool named_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+  if (errors.size() != before && format == nullptr && front_end == &json_front_end() && named_yaml) {
+    // A .yaml file that starts like JSON but is not JSON is YAML flow style ({timezone: Etc/UTC}).
+    errors.erase(errors.begin() + static_cast<std::ptrdiff_t>(before), errors.end());
+    front_end = &yaml_front_end();
+    root = front_end->read(name, text, errors, limits);
+  }
+  if (errors.size() != before) {
+    // Chosen by content, YAML flow style in a file not named .yaml reads as malformed JSON: say why.
+    if (format == nullptr && front_end == &json_front_end() && !name.ends_with(".json")) {
+      for (std::size_t i = before; i < errors.size(); ++i) {
+        if (errors[i].code != ErrorCode::kSyntax) continue;
+        errors[i].hint += std::string(errors[i].hint.empty() ? "" : "; ") +
+                          "read as JSON because it starts with '{' or '['; give --input-format yaml for YAML";
+      }
+    }
+    return root;
+  }
+  if (auto beyond = beyond_limits(root, limits)) {
+    errors.push_back(std::move(*beyond));
+    return Node{};
+  }
   if (!root.is_map()) {
     errors.push_back(Error{ErrorCode::kType,
                            "the top level of a state file must be a mapping of keys, not " + root.describe(),
-                           root.location.line > 0 ? root.location : Location{name, 1, 1}, "",
-                           json ? "write {\"timezone\": \"Etc/UTC\"}" : "write 'timezone: Etc/UTC'"});
+                           root.location.line > 0 ? root.location : Location{name, 1, 1}, "", front_end->example()});
   }
   return root;
 }
@@ -616,9 +207,8 @@ void merge_into(Node& base, const Node& overlay) {
   }
 }
 
-Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits) {
+Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits, const FrontEnd* format) {
   Loaded loaded;
-  loaded.files = files;
   loaded.root.type = Node::Type::kMap;
   if (files.empty()) {
     loaded.errors.push_back(Error{ErrorCode::kIo, "no state file given", Location{}, "", "reconcile STATE.yaml"});
@@ -648,7 +238,7 @@ Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limit
                                     "", "check the path and its permissions"});
       continue;
     }
-    Node root = parse_text(file, std::move(*text), loaded.errors, limits);
+    Node root = parse_text(file, std::move(*text), loaded.errors, limits, format);
     if (!root.is_map()) continue;
     if (loaded.root.entries.empty()) loaded.root = std::move(root);  // the first layer needs no merge
     else merge_into(loaded.root, root);

@@ -1,34 +1,31 @@
 #pragma once
-// Reads state files (YAML or JSON) into one tree of values, later files layered over earlier ones.
+// Reads state files into one tree of values, later files layered over earlier ones. Each file is read
+// by a front-end (engine/front_end.h): the one asked for, else the one its content is in.
 
 #include <string>
 #include <vector>
 
+#include "engine/front_end.h"
 #include "resources/error.h"
 #include "resources/node.h"
 
 namespace reconcile::engine {
 
-/// The limits that keep hostile input from exhausting the machine.
-struct LoadLimits {
-  std::size_t max_file_bytes = 8u << 20;
-  int max_depth = 64;
-  std::size_t max_nodes = 1'000'000;
-};
-
 /// The merged state of every file, or every error found in them.
 struct Loaded {
-  resources::Node root;              // a mapping
-  std::vector<std::string> files;    // as given
+  resources::Node root;  // a mapping
   std::vector<resources::Error> errors;
 };
 
-/// Parses one file's text; `name` is used in locations. YAML unless the name ends in .json.
+/// Parses one file's text; `name` is used in locations. Read by `format`, or when it is nullptr by the
+/// front-end its content is in (JSON when it starts with `{` or `[`, else YAML), whatever the name ends in;
+/// a file named .yaml or .yml that starts like JSON but is not JSON is read as YAML (flow style).
 resources::Node parse_text(const std::string& name, std::string text, std::vector<resources::Error>& errors,
-                           const LoadLimits& limits = {});
+                           const LoadLimits& limits = {}, const FrontEnd* format = nullptr);
 
 /// Loads and layers the files: maps merge, scalars are replaced, lists are appended without duplicates.
-Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits = {});
+Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits = {},
+                  const FrontEnd* format = nullptr);
 
 /// Layers `overlay` over `base` in place.
 void merge_into(resources::Node& base, const resources::Node& overlay);

@@ -41,13 +41,32 @@ int print_errors(const std::vector<resources::Error>& errors) {
   return 1;
 }
 
-providers::Host offline_host(providers::Exec& exec, const std::string& root) {
+// The host `validate` and `graph` check against; with --offline nothing is read from it.
+providers::Host validation_host(providers::Exec& exec, const std::string& root, bool offline) {
   providers::Host host;
   host.root = root;
   host.exec = &exec;
   host.privileged = ::geteuid() == 0;
-  host.os_release = providers::read_os_release(root);
+  if (!offline) host.os_release = providers::read_os_release(root);
   return host;
+}
+
+constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+// A --log-level value: one of kLogLevels, else a usage error that lists them.
+std::string log_level_value(const std::string& value) {
+  std::string valid;
+  for (const char* level : kLogLevels) {
+    if (value == level) return "";
+    valid += (valid.empty() ? "" : ", ") + std::string(level);
+  }
+  return "'" + value + "' is not a log level; valid levels: " + valid;
+}
+
+// An --input-format value: the name of a front-end.
+std::string input_format_value(const std::string& value) {
+  if (engine::front_end_named(value) != nullptr) return "";
+  return "'" + value + "' is not an input format; valid formats: " + engine::front_end_names();
 }
 
 // An option written with `=` and nothing after it (`--report=`) would take the next argument as its
@@ -87,6 +106,10 @@ int run(int argc, char** argv) {
   std::string log_level = "warn";
   std::string root = "/";
   int lock_wait = 60;
+  std::string input_format;  // "": each file by its content
+  const std::string input_format_help =
+      "read every STATE file as this format (" + engine::front_end_names() +
+      "); by default each file by its content: JSON when it starts with { or [, else YAML";
 
   app.add_option("state", files, "state files, applied as layers in order")->check(CLI::NonexistentPath | CLI::ExistingPath);
   app.add_flag("-n,--dry-run", dry_run, "show what would change; change nothing");
@@ -97,8 +120,9 @@ int run(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "print only the summary");
   app.add_flag("-v,--verbose", verbose, "print in-sync resources, every step and more log");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->check(log_level_value)
       ->capture_default_str();
+  app.add_option("--input-format", input_format, input_format_help)->check(input_format_value);
   app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
   app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")
       ->check(path_value)
@@ -108,12 +132,18 @@ int run(int argc, char** argv) {
   auto* validate = app.add_subcommand("validate", "check STATE files and exit: 0 valid, 1 invalid");
   std::vector<std::string> validate_files;
   bool explain = false;
+  bool offline = false;
   validate->add_option("state", validate_files, "state files")->required();
   validate->add_flag("--explain", explain, "print every effective value with the file:line it came from");
+  validate->add_flag("--offline", offline,
+                     "only the checks that need no host (syntax, types, graph, cycles, conflicts): "
+                     "no provider checks, no /etc/os-release; works anywhere, as any user");
+  validate->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
 
   auto* graph_cmd = app.add_subcommand("graph", "print the resource graph as Graphviz DOT");
   std::vector<std::string> graph_files;
   graph_cmd->add_option("state", graph_files, "state files")->required();
+  graph_cmd->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
 
   if (const std::string bad = empty_option_value(argc, argv); !bad.empty()) {
     std::fprintf(stderr, "reconcile: %s has no value; write %sVALUE, or leave the option out\n", bad.c_str(),
@@ -135,12 +165,14 @@ int run(int argc, char** argv) {
 
   const auto registry = builtin::registry();
   providers::Exec exec;
+  const engine::FrontEnd* front_end = input_format.empty() ? nullptr : engine::front_end_named(input_format);
 
   if (validate->parsed() || graph_cmd->parsed()) {
     const auto& which = validate->parsed() ? validate_files : graph_files;
-    const providers::Host host = offline_host(exec, root);
+    const bool no_host = validate->parsed() && offline;
+    const providers::Host host = validation_host(exec, root, no_host);
     providers::Session session(host);
-    auto prepared = engine::prepare(which, registry, session);
+    auto prepared = engine::prepare(which, registry, session, engine::PrepareOptions{front_end, no_host});
     if (!prepared.errors.empty()) return print_errors(prepared.errors);
     if (graph_cmd->parsed()) {
       std::cout << prepared.compiled.graph.dot();
@@ -159,6 +191,7 @@ int run(int argc, char** argv) {
 
   engine::RunOptions options;
   options.files = files;
+  options.format = front_end;
   options.dry_run = dry_run;
   options.jobs = jobs;
   options.root = root;

@@ -1,5 +1,6 @@
 #include "engine/run.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,7 +22,11 @@ class PhaseTimer {
  public:
   PhaseTimer(std::vector<PhaseTime>& phases, std::string name)
       : phases_(phases), name_(std::move(name)), started_(Clock::now()) {}
-  ~PhaseTimer() { phases_.push_back({name_, std::chrono::duration<double>(Clock::now() - started_).count()}); }
+  ~PhaseTimer() {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    spdlog::debug("phase {} done in {:.3f} ms", name_, seconds * 1000);
+    phases_.push_back({name_, seconds});
+  }
 
  private:
   std::vector<PhaseTime>& phases_;
@@ -35,11 +40,12 @@ void append(std::vector<resources::Error>& into, std::vector<resources::Error> m
 
 }  // namespace
 
-Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session) {
+Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session,
+                 const PrepareOptions& options) {
   Prepared prepared;
   {
     PhaseTimer timer(prepared.phases, "load");
-    Loaded loaded = load_files(files);
+    Loaded loaded = load_files(files, {}, options.format);
     prepared.root = std::move(loaded.root);
     append(prepared.errors, std::move(loaded.errors));
   }
@@ -49,7 +55,7 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
     prepared.compiled = compile(prepared.root, registry);
     append(prepared.errors, std::move(prepared.compiled.errors));
   }
-  {
+  if (!options.offline) {
     // Every error at once: the host-side checks still run for the top-level keys that compiled
     // cleanly (a key with errors may be incomplete, and checks of it would mislead).
     PhaseTimer timer(prepared.phases, "validate");
@@ -96,7 +102,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
 
   // Everything this run learns (connections, databases read once, locks) lives here and ends with the run.
   providers::Session session(host);
-  Prepared prepared = prepare(options.files, registry, session);
+  Prepared prepared = prepare(options.files, registry, session, PrepareOptions{options.format, false});
   report.phases = std::move(prepared.phases);
   if (!prepared.errors.empty()) {
     report.errors = std::move(prepared.errors);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/executor.h"
+#include "engine/front_end.h"
 #include "engine/graph.h"
 #include "engine/registry.h"
 #include "engine/report.h"
@@ -18,6 +19,7 @@ namespace reconcile::engine {
 /// What a run is asked to do.
 struct RunOptions {
   std::vector<std::string> files;
+  const FrontEnd* format = nullptr;                               // nullptr: each file by its content
   bool dry_run = false;
   int jobs = 2;
   std::filesystem::path root = "/";                              // the host's files
@@ -35,8 +37,15 @@ struct Prepared {
   std::vector<PhaseTime> phases;
 };
 
-/// The first three phases alone (for `validate` and `graph`), including the host-side checks.
-Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session);
+/// How the first phases run.
+struct PrepareOptions {
+  const FrontEnd* format = nullptr;  // nullptr: each file by its content
+  bool offline = false;              // only what needs no host: syntax, types, graph, cycles, conflicts
+};
+
+/// The first three phases alone (for `validate` and `graph`), including the host-side checks unless offline.
+Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session,
+                 const PrepareOptions& options = {});
 
 /// A whole run, in a session of its own that ends with it. Never throws for a resource's failure: that is an
 /// outcome in the report.

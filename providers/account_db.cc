@@ -86,16 +86,51 @@ resources::PasswordState password_state(std::string_view hash) {
   return resources::PasswordState::kNone;
 }
 
+namespace {
+
+// One /etc/passwd line read as glibc's files backend reads it: name, password, uid and gid are needed; a
+// missing gecos, home or shell is empty (an empty shell means /bin/sh), and a shell field holding colons keeps
+// them. nullopt when glibc cannot read it either.
+std::optional<PasswdEntry> passwd_line(std::string_view line) {
+  std::vector<std::string_view> f;
+  split_fields(line, 7, f);
+  if (f.size() < 4 || f[0].empty()) return std::nullopt;
+  const auto uid = number<std::uint32_t>(f[2]);
+  const auto gid = number<std::uint32_t>(f[3]);
+  if (!uid || !gid) return std::nullopt;
+  PasswdEntry entry{std::string(f[0]), *uid, *gid, f.size() > 5 ? std::string(f[5]) : "", ""};
+  if (f.size() > 6) {
+    const std::size_t at = static_cast<std::size_t>(f[6].data() - line.data());
+    entry.shell = std::string(line.substr(at));
+  }
+  return entry;
+}
+
+}  // namespace
+
 std::vector<PasswdEntry> parse_passwd(std::string_view text) {
   std::vector<PasswdEntry> out;
-  std::vector<std::string_view> f;
   for_each_line(text, [&](std::string_view line) {
-    if (!split_fields(line, 7, f) || f[0].empty()) return;
-    const auto uid = number<std::uint32_t>(f[2]);
-    const auto gid = number<std::uint32_t>(f[3]);
-    if (!uid || !gid) return;
-    out.push_back(PasswdEntry{std::string(f[0]), *uid, *gid, std::string(f[5]), std::string(f[6])});
+    if (line.front() == '+' || line.front() == '-') return;  // NIS compat entries
+    if (auto entry = passwd_line(line)) out.push_back(std::move(*entry));
   });
+  return out;
+}
+
+std::vector<std::string> malformed_passwd_lines(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t number = 0, start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty() && line.front() != '#' && line.front() != '+' && line.front() != '-' && !passwd_line(line)) {
+      out.push_back("line " + std::to_string(number) + " ('" + std::string(line.substr(0, 60)) + "')");
+    }
+    start = end + 1;
+  }
   return out;
 }
 
@@ -175,6 +210,7 @@ std::expected<AccountDb, std::string> read_account_db(const Host& host) {
   auto passwd = read_file(host.path("/etc/passwd"));
   if (!passwd) return std::unexpected("/etc/passwd: " + passwd.error());
   db.passwd = parse_passwd(*passwd);
+  db.malformed = malformed_passwd_lines(*passwd);
   for (std::size_t i = 0; i < db.passwd.size(); ++i) db.by_name.emplace(db.passwd[i].name, i);
 
   if (auto group = read_file(host.path("/etc/group"))) {

@@ -44,6 +44,7 @@ inline constexpr std::string_view kDefaultNameRegex = "^[a-z_][a-z0-9_-]*[$]?$";
 /// Every account of a host, as read once.
 struct AccountDb {
   std::vector<PasswdEntry> passwd;                      // in file order
+  std::vector<std::string> malformed;                   // /etc/passwd lines that cannot be read (see parse_passwd)
   std::unordered_map<std::string, std::size_t> by_name;  // name → index in passwd
   std::vector<GroupEntry> groups;
   std::unordered_map<std::string, std::vector<std::string>> member_of;  // user → supplementary groups, sorted
@@ -63,8 +64,11 @@ struct AccountDb {
   bool valid_shell(std::string_view shell) const;
 };
 
-/// Parses /etc/passwd text; malformed lines are skipped.
+/// Parses /etc/passwd text as glibc reads it (a line without its shell is an account with an empty shell, which
+/// glibc reads as /bin/sh); lines glibc cannot read either are left out here and listed by malformed_passwd_lines.
 std::vector<PasswdEntry> parse_passwd(std::string_view text);
+/// The lines of /etc/passwd text that no reader can take as an account: "line 8 ('broken line')".
+std::vector<std::string> malformed_passwd_lines(std::string_view text);
 /// Parses /etc/shadow text into name → entry.
 std::unordered_map<std::string, ShadowEntry> parse_shadow(std::string_view text);
 /// Parses /etc/group text.

@@ -100,61 +100,130 @@ Error error_at(const Resource& resource, ErrorCode code, std::string message, st
   return Error{code, std::move(message), resource.location(), resource.key_path(), std::move(hint)};
 }
 
-// The lockout checks: someone must still be able to log in, and neither the user running reconcile
-// nor root as the only admin may be locked or removed.
+// How one account can be logged into: the ways in that stay open with its shell, password, keys and expiry.
+struct Access {
+  bool exists = false;
+  std::string shell;
+  PasswordState password = PasswordState::kNone;
+  bool key = false;      // a non-empty authorized_keys file in its home
+  bool expired = false;  // an expired account refuses password and key logins alike
+  std::vector<std::string> groups;
+  const Resource* changed_by = nullptr;  // the entry of the state that changes it
+};
+
+bool has_key(const Host& host, const std::string& home) {
+  if (home.empty() || !home.starts_with("/")) return false;
+  std::error_code ec;
+  for (const char* file : {"/.ssh/authorized_keys", "/.ssh/authorized_keys2"}) {
+    const auto path = host.path(home + file);
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0 && !ec) return true;
+  }
+  return false;
+}
+
+// "password", "SSH key", "password and SSH key", or "" when the account cannot be logged into: it needs a login
+// shell (glibc reads an empty one as /bin/sh) and a password or a key, and must not be expired.
+std::string ways_in(const AccountDb& db, const Access& access) {
+  if (!access.exists || access.expired) return "";
+  const std::string shell = access.shell.empty() ? "/bin/sh" : access.shell;
+  if (is_nologin(shell) || !db.valid_shell(shell)) return "";
+  std::string how;
+  if (access.password == PasswordState::kUsable) how = "password";
+  if (access.password == PasswordState::kEmpty) how = "empty password";
+  if (access.key) how += std::string(how.empty() ? "" : " and ") + "SSH key";
+  return how;
+}
+
+// The account as the plan leaves it when `ensure` is applied to it by `by`.
+// `user` is the account's entry, or nullptr for what the allow-list does to `account`.
+void apply_to(Access& access, const std::string& account, UserEnsure ensure, const UserResource* user,
+              const LockRecords& records, const AccountDb& db, const Host& host, const Resource* by,
+              std::int64_t now) {
+  access.changed_by = by;
+  if (ensure == UserEnsure::kAbsent) {
+    access.exists = false;
+    return;
+  }
+  if (ensure == UserEnsure::kLocked) {
+    if (!access.exists) return;
+    access.password = PasswordState::kDisabled;
+    access.shell = db.nologin_shell;
+    access.expired = true;
+    return;
+  }
+  // present: created by useradd (no password, a fresh home) or restored from reconcile's lock record.
+  if (!access.exists) {
+    access.exists = true;
+    access.shell = user != nullptr && user->shell ? *user->shell : "/bin/sh";
+    access.password = PasswordState::kDisabled;
+    access.expired = false;
+    access.key = has_key(host, user != nullptr && user->home ? *user->home : "");
+  }
+  if (const auto record = records.locked.find(account); record != records.locked.end()) {
+    access.shell = record->second.shell;
+    if (record->second.password_set) access.password = PasswordState::kUsable;
+    access.expired = record->second.expire && *record->second.expire <= now;
+  }
+  if (user != nullptr) {
+    if (user->shell) access.shell = *user->shell;
+    access.groups.insert(access.groups.end(), user->groups.begin(), user->groups.end());
+  }
+}
+
+// The lockout checks, on the host as the whole plan leaves it (shells, locks, removals, expiry and the allow-list
+// together, whatever list an account is named in): someone must still be able to log in, the account running
+// reconcile must keep its way in, and root must not lose its own while it is the only admin.
 void check_lockout(const Host& host, const AccountDb& db, const LockRecords& records,
                    std::span<const UserItem> resources, const RunningUser& running,
                    std::vector<Error>& errors) {
-  const LoginPolicyResource* policy = find_policy(resources);
-  std::set<std::string> managed;
-  std::map<std::string, const Resource*> losing;  // account → the entry that locks or removes it
-  std::set<std::string> after;
-  auto groups_after = db.member_of;
+  const std::int64_t now = today();
+  std::map<std::string, Access> before;
   for (const auto& entry : db.passwd) {
-    if (can_log_in(host, db, entry)) after.insert(entry.name);
+    Access access;
+    access.exists = true;
+    access.shell = entry.shell;
+    access.password = db.password(entry.name);
+    access.key = has_key(host, entry.home);
+    const auto shadow = db.shadow.find(entry.name);
+    access.expired = shadow != db.shadow.end() && shadow->second.expire && *shadow->second.expire <= now;
+    if (const auto groups = db.member_of.find(entry.name); groups != db.member_of.end()) access.groups = groups->second;
+    before.emplace(entry.name, std::move(access));
   }
+  auto after = before;
+  std::set<std::string> managed;
   for (const UserItem& resource : resources) {
     const auto* user = as_user(resource);
     if (user == nullptr) continue;
     managed.insert(user->name());
-    const PasswdEntry* entry = db.find(user->name());
-    if (user->ensure() != UserEnsure::kPresent) {
-      if (entry != nullptr) losing.emplace(user->name(), user);
-      after.erase(user->name());
-      continue;
-    }
-    auto& groups = groups_after[user->name()];
-    groups.insert(groups.end(), user->groups.begin(), user->groups.end());
-    bool capable = true;
-    if (user->shell) capable = !is_nologin(*user->shell);
-    else if (entry != nullptr) capable = after.contains(user->name()) || records.locked.contains(user->name());
-    if (capable) after.insert(user->name());
-    else after.erase(user->name());
+    apply_to(after[user->name()], user->name(), user->ensure(), user, records, db, host, user, now);
   }
-  if (policy != nullptr) {
+  if (const LoginPolicyResource* policy = find_policy(resources)) {
     const Expansion expansion = expand_policy(host, db, records, *policy, managed);
     for (const auto& name : expansion.lock) {
-      losing.emplace(name, policy);
-      after.erase(name);
+      apply_to(after[name], name, UserEnsure::kLocked, nullptr, records, db, host, policy, now);
     }
-    for (const auto& name : expansion.restore) after.insert(name);
+    for (const auto& name : expansion.restore) {
+      apply_to(after[name], name, UserEnsure::kPresent, nullptr, records, db, host, policy, now);
+    }
   }
-  if (losing.empty()) return;
 
-  std::vector<std::string> lost;
-  for (const auto& [name, resource] : losing) lost.push_back(name);
-  const std::vector<std::string> remaining(after.begin(), after.end());
+  std::map<std::string, const Resource*> losing;  // account → the entry that takes its last way in
+  std::vector<std::string> remaining;             // "alice (password)"
+  std::vector<std::string> remaining_names;
+  for (const auto& [name, access] : after) {
+    const std::string now_how = before.contains(name) ? ways_in(db, before.at(name)) : "";
+    const std::string then_how = ways_in(db, access);
+    if (!then_how.empty()) {
+      remaining.push_back(name + " (" + then_how + ")");
+      remaining_names.push_back(name);
+    } else if (!now_how.empty() && access.changed_by != nullptr) {
+      losing.emplace(name, access.changed_by);
+    }
+  }
   const std::string remain_text = "accounts that could still log in: " + join(remaining);
   const std::string hint = "set users.allow_lockout: true if this is really meant";
-  const Resource* first = losing.begin()->second;
 
-  if (after.empty()) {
-    errors.push_back(error_at(*first, ErrorCode::kConflict,
-                              "this state would leave no account that can log in (it locks or removes " +
-                                  join(lost) + ")",
-                              "keep an admin account in users.login_allowed_only or users.present; or " + hint));
-    return;
-  }
+  // The account running reconcile keeps its way in, whatever it was (it logged in somehow).
   std::vector<std::pair<std::string, std::string>> operators;  // name, how we know
   if (!running.sudo_user.empty() && db.find(running.sudo_user) != nullptr) {
     operators.emplace_back(running.sudo_user, "SUDO_USER");
@@ -168,21 +237,30 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
     }
   }
   for (const auto& [name, how] : operators) {
-    const auto it = losing.find(name);
-    if (it == losing.end()) continue;
-    errors.push_back(error_at(*it->second, ErrorCode::kConflict,
+    const Access& access = after.at(name);
+    if (access.changed_by == nullptr || !ways_in(db, access).empty()) continue;
+    errors.push_back(error_at(*access.changed_by, ErrorCode::kConflict,
                               "this state would lock out '" + name + "', the account running reconcile (" + how +
                                   "); " + remain_text,
                               "allow '" + name + "' to log in; or " + hint));
     return;
   }
+  if (losing.empty()) return;
+  std::vector<std::string> lost;
+  for (const auto& [name, resource] : losing) lost.push_back(name);
+  if (remaining.empty()) {
+    errors.push_back(error_at(*losing.begin()->second, ErrorCode::kConflict,
+                              "this state would leave no account that can log in (it takes the last way in from " +
+                                  join(lost) + "; a login needs a login shell and a password or an SSH key)",
+                              "keep an admin account that has a password or an authorized key; or " + hint));
+    return;
+  }
   if (losing.contains("root")) {
     std::vector<std::string> admins;
-    for (const auto& name : after) {
-      const auto groups = groups_after.find(name);
-      if (groups == groups_after.end()) continue;
+    for (const auto& name : remaining_names) {
+      const auto& groups = after.at(name).groups;
       for (const auto admin_group : kAdminGroups) {
-        if (std::find(groups->second.begin(), groups->second.end(), admin_group) != groups->second.end()) {
+        if (std::find(groups.begin(), groups.end(), admin_group) != groups.end()) {
           admins.push_back(name);
           break;
         }
@@ -259,7 +337,8 @@ RunningUser current_running_user() {
 }
 
 bool can_log_in(const Host& host, const AccountDb& db, const PasswdEntry& entry) {
-  if (!is_nologin(entry.shell) && db.valid_shell(entry.shell)) return true;
+  const std::string shell = entry.shell.empty() ? "/bin/sh" : entry.shell;  // as glibc and login read it
+  if (!is_nologin(shell) && db.valid_shell(shell)) return true;
   const PasswordState password = db.password(entry.name);
   if (password == PasswordState::kUsable || password == PasswordState::kEmpty) return true;
   if (entry.home.empty() || !entry.home.starts_with("/")) return false;
@@ -449,6 +528,14 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
         if (can_log_in(host, *db, entry)) seen->can_log_in.push_back(entry.name);
       }
       out.push_back(Observation::known(std::move(seen)));
+      // An account glibc can read but we cannot must never escape the allow-list unseen: fail it instead.
+      if (!db->malformed.empty()) {
+        std::string lines;
+        for (const auto& line : db->malformed) lines += (lines.empty() ? "" : ", ") + line;
+        out.back().blocked_reason = "/etc/passwd has lines that cannot be read as accounts: " + lines +
+                                    "; the allow-list cannot tell whether they log in (fix them, or check them with "
+                                    "pwck -r)";
+      }
       continue;
     }
     const auto& user = *as_user(resource);

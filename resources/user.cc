@@ -206,6 +206,26 @@ std::optional<std::string> read_user_name(NodeReader& reader, const Node& node) 
   return name;
 }
 
+// Why a path cannot be an account's home: usermod --move-home would rewrite the account to it and then fail to
+// move, or move a system directory. "" when it can be.
+std::string system_directory(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  static constexpr std::string_view kExact[] = {"/",        "/bin",     "/boot",      "/dev",     "/etc",
+                                                "/home",    "/lib",     "/lib32",     "/lib64",   "/libx32",
+                                                "/media",   "/mnt",     "/opt",       "/proc",    "/run",
+                                                "/sbin",    "/srv",     "/sys",       "/tmp",     "/usr",
+                                                "/usr/bin", "/usr/lib", "/usr/local", "/usr/sbin", "/usr/share",
+                                                "/var",     "/var/lib", "/var/log",   "/var/cache", "/var/tmp"};
+  static constexpr std::string_view kUnder[] = {"/boot/", "/dev/", "/etc/", "/proc/", "/run/", "/sys/"};
+  for (const auto dir : kExact) {
+    if (path == dir) return "is a system directory";
+  }
+  for (const auto dir : kUnder) {
+    if (path.starts_with(dir)) return "is inside " + std::string(dir.substr(0, dir.size() - 1)) + ", a system directory";
+  }
+  return "";
+}
+
 std::optional<std::string> read_path(NodeReader& reader, const Node& node, std::string_view what) {
   auto path = reader.string(node, what);
   if (!path) return std::nullopt;
@@ -267,6 +287,15 @@ std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, Co
   }
   if (const Node* home = item.find("home")) {
     resource->home = read_path(reader, *home, "a home directory such as /home/alice");
+    if (resource->home) {
+      const std::string problem = system_directory(*resource->home);
+      if (!problem.empty()) {
+        reader.fail(*home, ErrorCode::kInvalidValue, "home '" + *resource->home + "' " + problem,
+                    "give the account a directory of its own, such as /home/" + resource->name() + " or /srv/" +
+                        resource->name());
+        resource->home.reset();
+      }
+    }
     ok = ok && resource->home.has_value();
   }
   if (const Node* remove_home = item.find("remove_home")) {

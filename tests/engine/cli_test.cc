@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -299,8 +300,115 @@ TEST_F(CliTest, AMappingWithManyKeysLoadsWithoutQuadraticWork) {
   const auto file = state("many.yaml", text);
   auto result = run({"validate", file});
   EXPECT_EQ(result.exit_status, 1);
-  EXPECT_NE(result.err.find("key 'k5' is given twice in this mapping (first at line 8)"), std::string::npos)
+  EXPECT_NE(result.err.find(file + ":100003:3: error: fakes_not_known.k5: key 'k5' is given twice in this mapping "
+                                   "(first at line 8)"),
+            std::string::npos)
       << result.err.substr(0, 500);
+}
+
+TEST_F(CliTest, ValidateOfflineRunsEveryCheckThatNeedsNoHostAndNoOther) {
+  // Whether a zone exists is asked of the host: found without --offline, not looked for with it.
+  const auto zone = state("zone.yaml", "timezone: Europe/Helsnki\n");
+  auto on_host = run({"validate", zone});
+  EXPECT_EQ(on_host.exit_status, 1);
+  EXPECT_NE(on_host.err.find("unknown time zone 'Europe/Helsnki'"), std::string::npos) << on_host.err;
+  auto offline = run({"validate", "--offline", zone});
+  EXPECT_EQ(offline.exit_status, 0) << offline.err;
+  EXPECT_EQ(offline.out, "valid: 1 resources from 1 file\n");
+  // Packages on a root without /etc/os-release: no provider is asked, offline.
+  const auto packages =
+      state("packages.yaml", "packages:\n  present: [nginx, {name: htop, requires: [package:nginx]}]\n");
+  const std::string bare_root = "--root=" + (root_.path() / "state").string();
+  auto offline_packages = run({bare_root, "validate", "--offline", packages}, false);
+  EXPECT_EQ(offline_packages.exit_status, 0) << offline_packages.err;
+  // What needs no host is still found: syntax, types, unknown keys, conflicts, cycles.
+  const auto bad = state("bad.yaml",
+                         "timezon: Etc/UTC\n"
+                         "packages:\n"
+                         "  present: [{name: app, requires: [package:lib]}, {name: lib, requires: [package:app]}]\n"
+                         "  absent: [app]\n"
+                         "services:\n"
+                         "  enabled: [{name: web, running: maybe}]\n");
+  auto refused = run({"validate", "--offline", bad});
+  EXPECT_EQ(refused.exit_status, 1);
+  EXPECT_NE(refused.err.find(":1:1: error: timezon: unknown top-level key"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("dependency cycle: "), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find(":4:12: error: packages.absent[0]: package:app is wanted as"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find(":6:34: error: services.enabled[0].running: expected true or false"), std::string::npos)
+      << refused.err;
+  const auto broken = state("broken.yaml", "packages: [a\n");
+  auto syntax = run({"validate", "--offline", broken});
+  EXPECT_EQ(syntax.exit_status, 1);
+  EXPECT_NE(syntax.err.find("malformed YAML"), std::string::npos) << syntax.err;
+}
+
+TEST_F(CliTest, ValidateOfflineWorksAsAnOrdinaryUser) {
+  // As nobody, on a state whose host checks would fail here (a shell not in /etc/shells).
+  const std::filesystem::path dir = root_.path() / "shared";
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "s.yaml";
+  root_.write("shared/s.yaml", "timezone: Europe/Helsinki\nusers:\n  present: [{name: deploy, shell: /bin/nosuch}]\n");
+  for (const auto& path : {root_.path(), dir, file}) {
+    std::filesystem::permissions(path, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
+  }
+  providers::Exec exec;
+  auto as_nobody = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", RECONCILE_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return exec.run(providers::ExecRequest{argv, {"NO_COLOR=1"}, "", std::chrono::seconds(60)});
+  };
+  if (::geteuid() != 0 || as_nobody({"--version"}).exit_status != 0) GTEST_SKIP() << "needs root and setpriv";
+  auto offline = as_nobody({"validate", "--offline", file.string()});
+  EXPECT_EQ(offline.exit_status, 0) << offline.err;
+  EXPECT_EQ(offline.out, "valid: 2 resources from 1 file\n");
+  auto on_host = as_nobody({"validate", file.string()});
+  EXPECT_EQ(on_host.exit_status, 1);
+  EXPECT_NE(on_host.err.find("shell '/bin/nosuch' is not listed in /etc/shells"), std::string::npos) << on_host.err;
+}
+
+TEST_F(CliTest, InputFormatIsChosenByContentOrByTheOptionForEveryCommand) {
+  EXPECT_EQ(run({"validate", state("flow.yaml", "{timezone: Europe/Helsinki}\n")}).exit_status, 0);
+  const auto flow = state("flow.state", "{timezone: Europe/Helsinki}\n");
+  auto by_content = run({"validate", flow});
+  EXPECT_EQ(by_content.exit_status, 1);
+  EXPECT_NE(by_content.err.find("malformed JSON"), std::string::npos) << by_content.err;
+  EXPECT_NE(by_content.err.find("give --input-format yaml"), std::string::npos) << by_content.err;
+  EXPECT_EQ(run({"validate", "--input-format", "yaml", flow}).exit_status, 0);
+  EXPECT_EQ(run({"--input-format=yaml", "validate", flow}).exit_status, 0);
+  EXPECT_EQ(run({"graph", "--input-format=yaml", flow}).exit_status, 0);
+  EXPECT_EQ(run({"--dry-run", "--input-format=yaml", flow}).exit_status, 2);
+  const auto yaml_named_json = state("s.json", "timezone: Europe/Helsinki\n");
+  auto read_by_content = run({"--dry-run", yaml_named_json});
+  EXPECT_EQ(read_by_content.exit_status, 2) << read_by_content.err;
+  auto forced_json = run({"validate", "--input-format=json", yaml_named_json});
+  EXPECT_EQ(forced_json.exit_status, 1);
+  EXPECT_NE(forced_json.err.find("malformed JSON"), std::string::npos) << forced_json.err;
+  auto unknown = run({"--input-format=toml", "--dry-run", flow});
+  EXPECT_EQ(unknown.exit_status, 1);
+  EXPECT_NE(unknown.err.find("'toml' is not an input format; valid formats: json, yaml"), std::string::npos)
+      << unknown.err;
+}
+
+TEST_F(CliTest, AnInvalidLogLevelIsAUsageErrorListingTheLevelsAndDebugTimesEachPhase) {
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
+  for (const std::string level : {"loud", "WARN", ""}) {
+    auto result = run({"--log-level", level, "--dry-run", file});
+    EXPECT_EQ(result.exit_status, 1) << level;
+    EXPECT_NE(result.err.find("is not a log level; valid levels: trace, debug, info, warn, error, off"),
+              std::string::npos)
+        << result.err;
+    EXPECT_EQ(result.out, "") << level;
+  }
+  auto debug = run({"--log-level=debug", "--dry-run", file});
+  EXPECT_EQ(debug.exit_status, 2) << debug.err;
+  for (const std::string phase : {"load", "compile", "validate", "observe", "plan"}) {
+    EXPECT_TRUE(std::regex_search(debug.err, std::regex("debug: phase " + phase + " done in [0-9.]+ ms")))
+        << phase << "\n" << debug.err;
+  }
+  auto quiet = run({"--dry-run", file});
+  EXPECT_EQ(quiet.err.find("phase"), std::string::npos) << quiet.err;
 }
 
 }  // namespace

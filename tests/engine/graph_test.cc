@@ -119,6 +119,74 @@ TEST_F(GraphTest, AFragmentOfAFileTheTimezoneOwnsWhollyIsAConflict) {
       << compiled.errors[0].message;
 }
 
+TEST_F(GraphTest, IdenticalEntriesMergeTheirRequiresEachWithItsOwnPlace) {
+  auto compiled = compile_yaml(
+      "fakes:\n"
+      "  - {name: a}\n"
+      "  - {name: b}\n"
+      "  - {name: c, requires: [fake:a]}\n"
+      "  - {name: c, requires: [fake:b]}\n"
+      "  - {name: c}\n",
+      registry_);
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto& g = compiled.graph;
+  ASSERT_EQ(g.size(), 3u);
+  const std::size_t a = g.index.at("fake:a"), b = g.index.at("fake:b"), c = g.index.at("fake:c");
+  ASSERT_TRUE(g.edges.contains({a, c}));
+  ASSERT_TRUE(g.edges.contains({b, c}));
+  EXPECT_EQ(g.edges.at({a, c}).location.line, 4);
+  EXPECT_EQ(g.edges.at({b, c}).location.line, 5);
+  EXPECT_EQ(g.requirements(c).size(), 2u);
+}
+
+TEST_F(GraphTest, APackageWrittenTwiceKeepsTheRequiresOfTheSecondEntry) {
+  auto compiled = compile_yaml(
+      "timezone: Etc/UTC\n"
+      "packages:\n"
+      "  present:\n"
+      "    - nginx\n"
+      "    - {name: nginx, requires: [timezone]}\n",
+      registry_);
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto& g = compiled.graph;
+  const std::size_t zone = g.index.at("timezone"), nginx = g.index.at("package:nginx");
+  ASSERT_TRUE(g.edges.contains({zone, nginx})) << g.dot();
+  EXPECT_EQ(g.edges.at({zone, nginx}).location.line, 5);
+  EXPECT_EQ(g.resources[nginx]->location().line, 4);
+}
+
+TEST_F(GraphTest, ADuplicatesUnknownRequiresTargetIsReportedAtItsOwnPlace) {
+  auto compiled = compile_yaml("fakes:\n  - {name: a}\n  - {name: a, requires: [fake:nope]}\n", registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].code, resources::ErrorCode::kUnknownTarget);
+  EXPECT_EQ(compiled.errors[0].location.line, 3);
+  EXPECT_EQ(compiled.errors[0].key_path, "fakes[1].requires[0]");
+}
+
+TEST_F(GraphTest, ConflictingDuplicatesInTwoLayersNameTheFileAndLineOfEach) {
+  std::vector<resources::Error> errors;
+  resources::Node base = parse_text("common.yaml", "fakes:\n  - {name: a, value: on}\n", errors);
+  const resources::Node host = parse_text("web1.yaml", "# web1\nfakes:\n  - {name: a, value: off}\n", errors);
+  ASSERT_TRUE(errors.empty());
+  merge_into(base, host);
+  auto compiled = compile(base, registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const auto& error = compiled.errors[0];
+  EXPECT_EQ(error.code, resources::ErrorCode::kConflict);
+  EXPECT_EQ(error.location.file, "web1.yaml");
+  EXPECT_EQ(error.location.line, 3);
+  EXPECT_NE(error.message.find("value=off here and as value=on at common.yaml:2:5"), std::string::npos)
+      << error.message;
+}
+
+TEST_F(GraphTest, DuplicatesWithOtherSettingsThanTheirDesiredFieldsConflict) {
+  auto compiled = compile_yaml("services:\n  enabled: [nginx, {name: nginx, package: nginx-full}]\n", registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].code, resources::ErrorCode::kConflict);
+  EXPECT_NE(compiled.errors[0].message.find("other settings than at state.yaml:2:13"), std::string::npos)
+      << compiled.errors[0].message;
+}
+
 TEST_F(GraphTest, UnknownTopLevelKeySuggestsNearest) {
   auto compiled = compile_yaml("timezon: Etc/UTC\n", registry_);
   ASSERT_EQ(compiled.errors.size(), 1u);

@@ -1,6 +1,11 @@
 #include "engine/loader.h"
 
 #include <gtest/gtest.h>
+#include <time.h>
+
+#include <algorithm>
+#include <functional>
+#include <tuple>
 
 namespace reconcile::engine {
 namespace {
@@ -80,6 +85,60 @@ TEST(LoaderTest, DuplicateKeysAreErrorsInBothFormats) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code, ErrorCode::kDuplicateKey);
   EXPECT_EQ(errors[0].location.line, 2);
+}
+
+// CPU time of this thread (not wall time: the machine is shared), the least of three tries.
+double least_cpu_seconds(const std::function<void()>& work) {
+  double least = 1e9;
+  for (int i = 0; i < 3; ++i) {
+    timespec start{}, end{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    work();
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+    least = std::min(least, static_cast<double>(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) * 1e-9);
+  }
+  return least;
+}
+
+// Not a speed test: how the work grows. Eight times the keys must cost about eight times as much
+// (a quadratic search for duplicates would cost 64 times); the bound leaves room for noise and caches.
+TEST(LoaderTest, ADuplicateKeyAmongManyIsFoundAtItsPlaceAndLoadingIsLinear) {
+  auto yaml = [](int n) {
+    std::string text = "timezone: Etc/UTC\nmany:\n";
+    for (int i = 0; i < n; ++i) text += "  k" + std::to_string(i) + ": 1\n";
+    return text + "  k5: 2\n";
+  };
+  auto json = [](int n) {
+    std::string text = "{\"timezone\": \"Etc/UTC\",\n\"many\": {\n";
+    for (int i = 0; i < n; ++i) text += "  \"k" + std::to_string(i) + "\": 1,\n";
+    return text + "  \"k5\": 2}}\n";
+  };
+  for (const auto& [name, make, word] :
+       {std::tuple{"many.yaml", +yaml, "mapping"}, std::tuple{"many.json", +json, "object"}}) {
+    constexpr int kSmall = 5000;
+    const std::string small = make(kSmall);
+    const std::string large = make(8 * kSmall);
+    std::vector<resources::Error> errors;
+    parse(name, large, errors);
+    ASSERT_EQ(errors.size(), 1u) << name;
+    EXPECT_EQ(errors[0].code, ErrorCode::kDuplicateKey);
+    EXPECT_EQ(errors[0].location.file, name);
+    EXPECT_EQ(errors[0].location.line, 8 * kSmall + 3);
+    EXPECT_EQ(errors[0].location.column, 3);
+    EXPECT_EQ(errors[0].key_path, "many.k5");
+    EXPECT_EQ(errors[0].message, std::string("key 'k5' is given twice in this ") + word + " (first at line 8)");
+    const double small_seconds = least_cpu_seconds([&] {
+      std::vector<resources::Error> ignored;
+      parse(name, small, ignored);
+    });
+    const double large_seconds = least_cpu_seconds([&] {
+      std::vector<resources::Error> ignored;
+      parse(name, large, ignored);
+    });
+    EXPECT_LT(large_seconds, 20 * std::max(small_seconds, 1e-4))
+        << name << ": " << small_seconds << " s for " << kSmall << " keys, " << large_seconds
+        << " s for 8 times as many";
+  }
 }
 
 TEST(LoaderTest, EmptyBinaryAndNonMappingFilesAreRefused) {

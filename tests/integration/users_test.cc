@@ -268,14 +268,16 @@ TEST(UsersTest, UnknownGroupInvalidNameAndUnlistedShellAreRefusedBeforeAnythingC
 
 TEST(UsersTest, LockoutOfTheRunningUserOrOfEveryoneIsRefusedUnlessAllowed) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("users-lockout"), rt::default_bin_dir());
-  run_ok(*host, "useradd -m -s /bin/bash alice\nuseradd -m -s /bin/bash admin\nusermod -aG sudo admin\n");
+  // A login needs a password or a key besides a shell: each of these accounts has a password.
+  run_ok(*host, "useradd -m -s /bin/bash alice\nuseradd -m -s /bin/bash admin\nusermod -aG sudo admin\n"
+                "echo alice:secret1 | chpasswd\necho admin:secret2 | chpasswd\necho root:secret3 | chpasswd\n");
   host->write_file(kState, "users:\n  login_allowed_only: [root, alice]\n");
   const auto before = host->upper_snapshot();
   auto r = host->exec_env({"SUDO_USER=admin"}, {"/opt/rc/reconcile", kState});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err,
             "/tmp/state.yaml:2:23: error: users.login_allowed_only: this state would lock out 'admin', the account "
-            "running reconcile (SUDO_USER); accounts that could still log in: alice, root\n"
+            "running reconcile (SUDO_USER); accounts that could still log in: alice (password), root (password)\n"
             "  hint: allow 'admin' to log in; or set users.allow_lockout: true if this is really meant\n"
             "1 error; nothing was changed.\n");
 
@@ -290,7 +292,8 @@ TEST(UsersTest, LockoutOfTheRunningUserOrOfEveryoneIsRefusedUnlessAllowed) {
   host->write_file(kState, "users:\n  login_allowed_only: [nobody-here]\n");
   r = host->reconcile({kState});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("this state would leave no account that can log in (it locks or removes admin, alice, root)"),
+  EXPECT_NE(r.err.find("this state would leave no account that can log in (it takes the last way in from admin, alice, "
+                       "root; a login needs a login shell and a password or an SSH key)"),
             std::string::npos)
       << r.err;
   EXPECT_EQ(snapshot_changes(before, host->upper_snapshot()), std::vector<std::string>{});

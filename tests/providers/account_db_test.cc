@@ -50,6 +50,7 @@ class AccountDbTest : public ::testing::Test {
     root_.write("etc/shells", kShells);
     root_.write("usr/sbin/nologin", "");
     root_.write("home/bob/.ssh/authorized_keys", "ssh-ed25519 AAAA bob@laptop\n");
+    root_.write("root/.ssh/authorized_keys", "ssh-ed25519 AAAA admin@laptop\n");
     host_.root = root_.path();
   }
 
@@ -242,8 +243,8 @@ TEST_F(AccountDbTest, UnknownGroupSuggestsTheNearest) {
 TEST_F(AccountDbTest, RefusesAStateThatLeavesNobodyAbleToLogIn) {
   const auto errors = validate("users:\n  login_allowed_only: [dave]\n");
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0], "this state would leave no account that can log in (it locks or removes alice, bob, carol, "
-                       "root)");
+  EXPECT_EQ(errors[0], "this state would leave no account that can log in (it takes the last way in from alice, "
+                       "root; a login needs a login shell and a password or an SSH key)");
   EXPECT_TRUE(validate("users:\n  login_allowed_only: [dave]\n  allow_lockout: true\n").empty());
 }
 
@@ -251,21 +252,69 @@ TEST_F(AccountDbTest, RefusesToLockTheAccountRunningReconcile) {
   auto errors = validate("users:\n  login_allowed_only: [root, alice]\n", RunningUser{"carol", std::nullopt});
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "this state would lock out 'carol', the account running reconcile (SUDO_USER); accounts "
-                       "that could still log in: alice, root");
+                       "that could still log in: alice (password), root (SSH key)");
   errors = validate("users:\n  absent: [bob]\n", RunningUser{"", 1001});
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "this state would lock out 'bob', the account running reconcile (the login uid 1001); "
-                       "accounts that could still log in: alice, carol, root");
+                       "accounts that could still log in: alice (password), root (SSH key)");
   EXPECT_TRUE(validate("users:\n  locked: [bob]\n", RunningUser{"alice", 1000}).empty());
 }
 
 TEST_F(AccountDbTest, RefusesToLockRootWhileRootIsTheOnlyAdmin) {
-  auto errors = validate("users:\n  locked: [root, alice]\n");
+  auto errors = validate("users:\n  locked: [root, alice]\n  present: [{name: carol, shell: /bin/bash}]\n");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "this state would lock out root while root is the only admin (no account that could still "
-                       "log in is in sudo, wheel or admin); accounts that could still log in: bob, carol");
+                       "log in is in sudo, wheel or admin); accounts that could still log in: carol (password)");
   EXPECT_TRUE(validate("users:\n  locked: [root]\n").empty());  // alice is in sudo
-  EXPECT_TRUE(validate("users:\n  locked: [root, alice]\n  present: [{name: carol, groups: [sudo]}]\n").empty());
+  EXPECT_TRUE(
+      validate("users:\n  locked: [root, alice]\n  present: [{name: carol, groups: [sudo], shell: /bin/bash}]\n")
+          .empty());
+}
+
+// The guard judges the host as the whole plan leaves it, whatever list an account is named in.
+TEST_F(AccountDbTest, TheGuardSeesANologinShellInPresentAsALockToo) {
+  auto errors = validate("users:\n  present: [{name: alice, shell: /usr/sbin/nologin}]\n",
+                         RunningUser{"alice", std::nullopt});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "this state would lock out 'alice', the account running reconcile (SUDO_USER); accounts "
+                       "that could still log in: root (SSH key)");
+  errors = validate("users:\n  present: [{name: root, shell: /usr/sbin/nologin}, {name: alice, shell: "
+                    "/usr/sbin/nologin}]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "this state would leave no account that can log in (it takes the last way in from alice, "
+                       "root; a login needs a login shell and a password or an SSH key)");
+}
+
+// A login shell alone is not a way in: an admin with a disabled password and no key does not count.
+TEST_F(AccountDbTest, TheGuardCountsOnlyAccountsThatCanReallyLogInAfterwards) {
+  // carol is made an admin with bash, but her password is a hash she keeps; dave's is disabled and he has no key.
+  auto errors = validate("users:\n  locked: [root, alice]\n  present: [{name: dave, groups: [sudo], shell: /bin/bash}]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("this state would leave no account that can log in"), std::string::npos) << errors[0];
+  // An account the state creates has no password and no key yet.
+  errors = validate("users:\n  locked: [root, alice]\n  present: [{name: erin, groups: [sudo], shell: /bin/bash}]\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("leave no account that can log in"), std::string::npos) << errors[0];
+}
+
+TEST_F(AccountDbTest, APasswdLineWithoutItsShellIsAnAccountWithTheDefaultShell) {
+  const auto entries = parse_passwd("u1:x:1005:1005::/home/u1:/bin/bash\nu2:x:1006:1006::/home/u2\nbad\n"
+                                    "u3:x:notanumber:1007::/home/u3:/bin/sh\n");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].name, "u2");
+  EXPECT_EQ(entries[1].shell, "");
+  EXPECT_EQ(entries[1].home, "/home/u2");
+  EXPECT_EQ(malformed_passwd_lines("u1:x:1005:1005::/home/u1:/bin/bash\nbad\nu3:x:notanumber:1007::/h:/bin/sh\n"),
+            (std::vector<std::string>{"line 2 ('bad')", "line 3 ('u3:x:notanumber:1007::/h:/bin/sh')"}));
+}
+
+TEST_F(AccountDbTest, AnUnreadablePasswdLineFailsTheAllowListRatherThanHidingAnAccount) {
+  ShadowProvider provider(RunningUser{});
+  auto seen = provider.observe_resources(session_, compile_users("users:\n  login_allowed_only: [root, alice]\n"));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].blocked_reason,
+            "/etc/passwd has lines that cannot be read as accounts: line 8 ('broken line'); the allow-list cannot tell "
+            "whether they log in (fix them, or check them with pwck -r)");
 }
 
 }  // namespace

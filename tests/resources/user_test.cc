@@ -61,6 +61,17 @@ TEST(UserTest, EachSectionCompilesToUserResources) {
   EXPECT_FALSE(user(compiled, "user:bob").allow_lockout());
 }
 
+TEST(UserTest, ASystemDirectoryAsAHomeIsRefusedBeforeAnythingChanges) {
+  for (const char* home : {"/etc", "/", "/usr/", "/var", "/etc/ssh", "/proc/1"}) {
+    const auto compiled = compile_yaml("users:\n  present: [{name: bob, home: " + std::string(home) + "}]\n");
+    ASSERT_EQ(compiled.errors.size(), 1u) << home;
+    EXPECT_EQ(compiled.errors[0].key_path, "users.present[0].home") << home;
+    EXPECT_NE(compiled.errors[0].message.find("a system directory"), std::string::npos) << compiled.errors[0].message;
+    EXPECT_EQ(compiled.errors[0].hint, "give the account a directory of its own, such as /home/bob or /srv/bob");
+  }
+  EXPECT_TRUE(compile_yaml("users:\n  present: [{name: bob, home: /srv/bob}]\n").errors.empty());
+}
+
 TEST(UserTest, SameAccountPresentAndAbsentIsAConflictNamingBothPlaces) {
   const auto compiled = compile_yaml("users:\n  present: [bob]\n  absent: [bob]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
