@@ -10,6 +10,7 @@ std::string_view to_string(Label label) {
   switch (label) {
     case Label::kIntended: return "intended";
     case Label::kCorrective: return "corrective";
+    case Label::kUnknown: return "unknown";
     case Label::kNone: return "";
   }
   return "";
@@ -17,10 +18,16 @@ std::string_view to_string(Label label) {
 
 Ledger Ledger::load(const std::filesystem::path& path) {
   Ledger ledger;
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec))) return ledger;
   auto text = providers::read_file(path, 16u << 20);
-  if (!text) return ledger;
+  if (!text) {
+    ledger.damage_ = "cannot be read: " + text.error();
+    return ledger;
+  }
   const auto json = nlohmann::json::parse(*text, nullptr, false);
   if (json.is_discarded() || !json.is_object() || !json.contains("resources") || !json["resources"].is_object()) {
+    ledger.damage_ = json.is_discarded() ? "is not valid JSON" : "is not a ledger (no \"resources\" object)";
     return ledger;
   }
   for (const auto& [id, fields] : json["resources"].items()) {
@@ -34,6 +41,7 @@ Ledger Ledger::load(const std::filesystem::path& path) {
 }
 
 Label Ledger::label(const std::string& id, const std::vector<resources::Field>& desired) const {
+  if (!damage_.empty()) return Label::kUnknown;
   const auto it = entries_.find(id);
   if (it == entries_.end()) return Label::kIntended;
   for (const auto& field : desired) {
@@ -41,6 +49,15 @@ Label Ledger::label(const std::string& id, const std::vector<resources::Field>& 
     if (value == it->second.end() || value->second != field.value) return Label::kIntended;
   }
   return Label::kCorrective;
+}
+
+std::expected<std::filesystem::path, std::string> Ledger::keep_damaged_aside(const std::filesystem::path& path) const {
+  std::filesystem::path aside = path;
+  aside += ".damaged";
+  std::error_code ec;
+  std::filesystem::rename(path, aside, ec);
+  if (ec) return std::unexpected("cannot move " + path.string() + " aside: " + ec.message());
+  return aside;
 }
 
 void Ledger::record(const std::string& id, const std::vector<resources::Field>& desired) {

@@ -101,8 +101,9 @@ void finish(Report& report) {
     report.exit_code = 1;
     return;
   }
-  const bool changes = c.changed > 0 || c.drifted > 0 || c.deferred > 0;
-  const bool failures = c.failed > 0 || c.skipped > 0 || c.unknown > 0;
+  // Deferred is not converged: the failure bit, like a failure of the run's own (the ledger not written).
+  const bool changes = c.changed > 0 || c.drifted > 0;
+  const bool failures = c.failed > 0 || c.skipped > 0 || c.unknown > 0 || c.deferred > 0 || !report.failures.empty();
   report.exit_code = (changes ? 2 : 0) + (failures ? 4 : 0);
 }
 
@@ -133,6 +134,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
     return out;
   }
   for (const auto& warning : report.warnings) out += paint("33", "warning") + ": " + printable(warning) + "\n";
+  for (const auto& failure : report.failures) out += paint("31", "failed") + ": " + printable(failure) + "\n";
   for (const auto& f : report.files) {
     if (!f.git_error.empty()) {
       out += paint("2", "note: git data of " + printable(f.path) + " unavailable: " + printable(f.git_error)) + "\n";
@@ -250,6 +252,7 @@ std::string render_json(const Report& report) {
                            {"hint", e.hint}});
   }
   j["warnings"] = report.warnings;
+  j["failures"] = report.failures;
   j["resources"] = json::array();
   for (const auto& r : report.resources) {
     json item = {{"id", r.id},

@@ -56,6 +56,7 @@ struct Report {
   std::vector<ResourceReport> resources;
   std::vector<resources::Error> errors;  // input errors (then nothing was observed)
   std::vector<std::string> warnings;
+  std::vector<std::string> failures;     // of the run itself, not of a resource (the ledger could not be written)
   Counts counts;
   std::size_t processes_spawned = 0;
   int exit_code = 0;

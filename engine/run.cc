@@ -136,6 +136,11 @@ Report converge(const RunOptions& options, const Registry& registry) {
   }
 
   Ledger ledger = Ledger::load(host.path(options.ledger_path));
+  if (!ledger.damage().empty()) {
+    report.warnings.push_back("the ledger " + options.ledger_path + " " + ledger.damage() +
+                              ": drift is labelled unknown (neither intended nor corrective) until a good ledger "
+                              "is written" + (options.dry_run ? "; an apply keeps the damaged file aside" : ""));
+  }
   RunState state;
   std::vector<providers::Observation> observations;
   {
@@ -170,9 +175,15 @@ Report converge(const RunOptions& options, const Registry& registry) {
         ledger.record(resource.id(), desired);
       }
     }
+    if (!ledger.damage().empty()) {
+      const auto aside = ledger.keep_damaged_aside(host.path(options.ledger_path));
+      if (aside) report.warnings.push_back("the damaged ledger is kept as " + aside->string());
+      else report.failures.push_back(aside.error());
+      touched = true;
+    }
     if (touched) {
       const auto saved = ledger.save(host.path(options.ledger_path));
-      if (!saved) report.warnings.push_back("cannot write the ledger: " + saved.error());
+      if (!saved) report.failures.push_back("cannot write the ledger: " + saved.error());
     }
   }
 

@@ -125,7 +125,7 @@ std::string deferred_message(const Host& host, const ExecResult& result, int loc
     holders = at == std::string::npos ? "another process" : text.substr(at + 8, text.find_first_of(")\n", at) - at - 7);
   }
   return "the dpkg lock " + std::string(kLockFrontend) + " is held by " + holders + " (waited " +
-         std::to_string(lock_wait) + " s); deferred to the next run";
+         std::to_string(lock_wait) + " s)";
 }
 
 // Candidates for `names` from one `apt-cache policy`, or why it could not run; the command is added to `steps`.

@@ -74,9 +74,29 @@ std::expected<void, std::string> replace_symlink_atomic(const std::filesystem::p
   return fsync_directory(link.parent_path());
 }
 
+namespace {
+
+// 8 MiB, 64 KiB, 300 bytes.
+std::string size_text(std::size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+}  // namespace
+
 std::expected<std::string, std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, and only a regular file: a FIFO or a device where a host file should be must fail that one
+  // resource, never block the run (and the run lock) forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return std::unexpected(std::string(std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const std::string what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                             : S_ISDIR(st.st_mode) ? "a directory" : S_ISSOCK(st.st_mode) ? "a socket" : "not a file";
+    ::close(fd);
+    return std::unexpected("not a regular file (" + what + ")");
+  }
   std::string out;
   char buffer[65536];
   while (true) {
@@ -91,7 +111,7 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
     out.append(buffer, static_cast<std::size_t>(n));
     if (out.size() > max_bytes) {
       ::close(fd);
-      return std::unexpected("larger than " + std::to_string(max_bytes >> 20) + " MiB");
+      return std::unexpected("larger than " + size_text(max_bytes));
     }
   }
   ::close(fd);

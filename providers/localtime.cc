@@ -59,6 +59,13 @@ void observe_link(const Host& host, resources::TimezoneObserved& seen) {
 
 // Writes /etc/timezone through the managed-file primitive: nothing when it already says `zone`.
 std::expected<void, std::string> write_timezone_file(const Host& host, const std::string& zone) {
+  // A link that leads nowhere holds nothing: it is replaced by the file. A link to a file is left to the admin.
+  std::error_code ec;
+  const auto path = host.path(kTimezoneFile);
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec)) && !std::filesystem::exists(path, ec)) {
+    std::filesystem::remove(path, ec);
+    if (ec) return std::unexpected("cannot remove the dangling link " + std::string(kTimezoneFile) + ": " + ec.message());
+  }
   auto edit = FileEdit::open(host, kTimezoneFile);
   if (!edit) return std::unexpected(edit.error());
   auto staged = edit->set(resources::whole_file(), zone + "\n");
@@ -119,7 +126,12 @@ std::vector<Observation> LocaltimeProvider::observe(Session& session,
   auto seen = std::make_unique<resources::TimezoneObserved>();
   observe_link(host, *seen);
   std::error_code ec;
-  if (std::filesystem::exists(host.path(kTimezoneFile), ec)) {
+  const auto timezone_status = std::filesystem::symlink_status(host.path(kTimezoneFile), ec);
+  if (std::filesystem::is_symlink(timezone_status) && !std::filesystem::exists(host.path(kTimezoneFile), ec)) {
+    seen->has_timezone_file = true;
+    seen->timezone_file = "a link to " + std::filesystem::read_symlink(host.path(kTimezoneFile), ec).string() +
+                          ", which does not exist";
+  } else if (std::filesystem::exists(timezone_status)) {
     seen->has_timezone_file = true;
     auto content = read_file(host.path(kTimezoneFile), 4096);
     if (content) {

@@ -1,6 +1,7 @@
 #include "providers/localtime.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "resources/timezone.h"
 #include "tests/engine/temp_root.h"
@@ -61,6 +62,31 @@ TEST_F(LocaltimeTest, ApplyRelinksAtomicallyAndRewritesTimezoneFile) {
     EXPECT_EQ(entry.path().filename().string().find(".reconcile-"), std::string::npos) << "temporary file left behind";
   }
   EXPECT_TRUE(tz.diff(*observe(tz)[0].state).empty());
+}
+
+TEST_F(LocaltimeTest, ADanglingTimezoneLinkIsDriftAndIsReplacedByTheFile) {
+  resources::TimezoneResource tz("Etc/UTC", {}, "timezone");
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Etc/UTC");
+  root_.link("etc/timezone", "/nowhere/timezone");
+  auto seen = observe(tz);
+  ASSERT_NE(seen[0].state, nullptr) << seen[0].unknown_reason;
+  auto drift = tz.diff(*seen[0].state);
+  ASSERT_EQ(drift.size(), 1u);
+  EXPECT_EQ(drift[0].observed, "a link to /nowhere/timezone, which does not exist");
+  const Change change{&tz, seen[0].state.get(), &drift};
+  auto outcomes = provider_.apply_changes(session_, std::span<const Change>(&change, 1));
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kChanged) << outcomes[0].message;
+  EXPECT_FALSE(std::filesystem::is_symlink(root_.path() / "etc/timezone"));
+  EXPECT_EQ(root_.read("etc/timezone"), "Etc/UTC\n");
+}
+
+TEST_F(LocaltimeTest, AFifoWhereAHostFileShouldBeFailsAtOnceInsteadOfBlocking) {
+  resources::TimezoneResource tz("Etc/UTC", {}, "timezone");
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Etc/UTC");
+  ASSERT_EQ(::mkfifo((root_.path() / "etc/timezone").c_str(), 0644), 0);
+  auto seen = observe(tz);
+  ASSERT_EQ(seen[0].state, nullptr);
+  EXPECT_EQ(seen[0].unknown_reason, "not observable: /etc/timezone: not a regular file (a FIFO)");
 }
 
 TEST_F(LocaltimeTest, TimezoneFileIsWrittenThroughTheManagedFileKeepingItsMode) {
