@@ -251,6 +251,46 @@ std::expected<AccountDb, std::string> read_account_db(const Host& host) {
   return db;
 }
 
+namespace {
+
+bool is_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : bytes) {
+    out += kDigits[static_cast<unsigned char>(c) >> 4];
+    out += kDigits[static_cast<unsigned char>(c) & 0xF];
+  }
+  return out;
+}
+
+std::string from_hex(std::string_view hex) {
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    throw std::invalid_argument("not a hex digit in shell_hex");
+  };
+  if (hex.size() % 2 != 0) throw std::invalid_argument("odd length of shell_hex");
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) out += static_cast<char>(value(hex[i]) * 16 + value(hex[i + 1]));
+  return out;
+}
+
+}  // namespace
+
 std::expected<LockRecords, std::string> read_lock_records(const Host& host) {
   LockRecords records;
   const auto path = host.path(kLockRecordsPath);
@@ -262,8 +302,10 @@ std::expected<LockRecords, std::string> read_lock_records(const Host& host) {
     const auto json = nlohmann::json::parse(*text);
     for (const auto& [name, entry] : json.at("locked").items()) {
       resources::LockRecord record;
-      record.shell = entry.at("shell").get<std::string>();
+      record.shell = entry.contains("shell_hex") ? from_hex(entry.at("shell_hex").get<std::string>())
+                                                 : entry.at("shell").get<std::string>();
       record.password_set = entry.at("password_set").get<bool>();
+      record.password_empty = entry.value("password_empty", false);
       if (!entry.at("expire").is_null()) record.expire = entry.at("expire").get<std::int64_t>();
       records.locked.emplace(name, std::move(record));
     }
@@ -276,9 +318,12 @@ std::expected<LockRecords, std::string> read_lock_records(const Host& host) {
 std::expected<void, std::string> write_lock_records(const Host& host, const LockRecords& records) {
   nlohmann::json locked = nlohmann::json::object();
   for (const auto& [name, record] : records.locked) {
-    locked[name] = {{"shell", record.shell},
-                    {"password_set", record.password_set},
+    // Names and shells are bytes: one that is not UTF-8 is kept exactly, as hex, never lost or thrown over.
+    locked[name] = {{"password_set", record.password_set},
+                    {"password_empty", record.password_empty},
                     {"expire", record.expire ? nlohmann::json(*record.expire) : nlohmann::json(nullptr)}};
+    if (is_utf8(record.shell)) locked[name]["shell"] = record.shell;
+    else locked[name]["shell_hex"] = to_hex(record.shell);
   }
   const nlohmann::json json = {{"version", 1},
                                {"about", "accounts reconcile locked, and what unlocking them restores"},

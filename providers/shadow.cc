@@ -608,7 +608,7 @@ std::vector<ChangeOutcome> ShadowProvider::apply(Session& session, std::span<con
     const bool partly_locked = seen.password_locked() || seen.shell_locked() || seen.expired();
     if (records->locked.contains(user.name()) && partly_locked) continue;  // an earlier, unfinished lock
     records->locked[user.name()] = resources::LockRecord{seen.shell, seen.password == PasswordState::kUsable,
-                                                         seen.expire};
+                                                         seen.password == PasswordState::kEmpty, seen.expire};
     records_changed = true;
   }
   if (records_changed) {

@@ -179,6 +179,10 @@ Drift UserResource::diff_of(const UserObserved& seen) const {
       drift.push_back(drift_of(UserField::kExpiry, expire_text(seen.expire), expire_text(seen.record->expire),
                        "unlock: the expiry it had before reconcile locked it"));
     }
+    if (seen.record->password_empty && !drift.empty()) {
+      drift.back().reason += "; its empty password stays disabled, since restoring it would open a login without "
+                             "a password (set one with passwd " + name() + ")";
+    }
   }
   return drift;
 }

@@ -31,6 +31,7 @@ enum class PasswordState {
 struct LockRecord {
   std::string shell;                 // the shell before the lock
   bool password_set = false;         // a usable password hash was set before the lock
+  bool password_empty = false;       // the password field was empty: an unlock keeps it disabled
   std::optional<std::int64_t> expire;  // the expiry day (days since 1970-01-01) before the lock; none = never
 };
 

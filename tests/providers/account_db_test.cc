@@ -125,8 +125,8 @@ TEST_F(AccountDbTest, NameRegexComesFromAdduserConf) {
 
 TEST_F(AccountDbTest, LockRecordsRoundTripAtomically) {
   LockRecords records;
-  records.locked["bob"] = resources::LockRecord{"/bin/bash", true, std::nullopt};
-  records.locked["carol"] = resources::LockRecord{"/usr/sbin/nologin", false, 19000};
+  records.locked["bob"] = resources::LockRecord{"/bin/bash", true, false, std::nullopt};
+  records.locked["carol"] = resources::LockRecord{"/usr/sbin/nologin", false, false, 19000};
   ASSERT_TRUE(write_lock_records(host_, records));
   auto back = read_lock_records(host_);
   ASSERT_TRUE(back) << back.error();
@@ -134,6 +134,13 @@ TEST_F(AccountDbTest, LockRecordsRoundTripAtomically) {
   EXPECT_EQ(back->locked.at("bob").shell, "/bin/bash");
   EXPECT_TRUE(back->locked.at("bob").password_set);
   EXPECT_EQ(back->locked.at("carol").expire, 19000);
+  // A shell that is not UTF-8 is kept byte for byte (the lock must be possible and the unlock exact).
+  records.locked["eve"] = resources::LockRecord{"/opt/sh\xff\xfe", false, true, std::nullopt};
+  ASSERT_TRUE(write_lock_records(host_, records));
+  back = read_lock_records(host_);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->locked.at("eve").shell, "/opt/sh\xff\xfe");
+  EXPECT_TRUE(back->locked.at("eve").password_empty);
   root_.write("var/lib/reconcile/users.json", "{not json");
   EXPECT_FALSE(read_lock_records(host_));
 }
@@ -167,8 +174,8 @@ TEST_F(AccountDbTest, AllowListExpandsToOneLockPerAccountThatCanLogIn) {
 
 TEST_F(AccountDbTest, AllowListRestoresAllowedAccountsItLocked) {
   LockRecords records;
-  records.locked["alice"] = resources::LockRecord{"/bin/bash", true, std::nullopt};
-  records.locked["dave"] = resources::LockRecord{"/bin/sh", true, std::nullopt};
+  records.locked["alice"] = resources::LockRecord{"/bin/bash", true, false, std::nullopt};
+  records.locked["dave"] = resources::LockRecord{"/bin/sh", true, false, std::nullopt};
   ASSERT_TRUE(write_lock_records(host_, records));
   ShadowProvider provider(RunningUser{});
   const auto added = provider.expand_resources(session_, compile_users("users:\n  login_allowed_only: [root, alice, bob, carol]\n"));

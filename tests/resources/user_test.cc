@@ -61,6 +61,24 @@ TEST(UserTest, EachSectionCompilesToUserResources) {
   EXPECT_FALSE(user(compiled, "user:bob").allow_lockout());
 }
 
+TEST(UserTest, AnUnlockKeepsAnEmptyPasswordDisabledAndSaysSo) {
+  const auto compiled = compile_yaml("users:\n  present: [bob]\n");
+  ASSERT_TRUE(compiled.errors.empty());
+  UserObserved seen;
+  seen.exists = true;
+  seen.shell = "/usr/sbin/nologin";
+  seen.nologin_shell = "/usr/sbin/nologin";
+  seen.password = PasswordState::kDisabled;
+  seen.record = LockRecord{"/bin/bash", false, true, std::nullopt};
+  const auto drift = compiled.graph.resources[0]->diff(seen);
+  ASSERT_EQ(drift.size(), 1u);  // the shell comes back; the password does not
+  EXPECT_EQ(drift[0].field, "shell");
+  EXPECT_NE(drift[0].reason.find("its empty password stays disabled, since restoring it would open a login without "
+                                 "a password (set one with passwd bob)"),
+            std::string::npos)
+      << drift[0].reason;
+}
+
 TEST(UserTest, ASystemDirectoryAsAHomeIsRefusedBeforeAnythingChanges) {
   for (const char* home : {"/etc", "/", "/usr/", "/var", "/etc/ssh", "/proc/1"}) {
     const auto compiled = compile_yaml("users:\n  present: [{name: bob, home: " + std::string(home) + "}]\n");
@@ -181,13 +199,13 @@ TEST(UserTest, PresentAfterALockRestoresShellPasswordAndExpiry) {
   UserObserved seen = account("/usr/sbin/nologin", PasswordState::kDisabled);
   seen.expire = 1;
   EXPECT_TRUE(bob.diff(seen).empty()) << "not locked by reconcile: left alone";
-  seen.record = LockRecord{"/bin/bash", true, std::nullopt};
+  seen.record = LockRecord{"/bin/bash", true, false, std::nullopt};
   const Drift drift = bob.diff(seen);
   EXPECT_EQ(fields_of(drift), (std::vector<std::string>{"shell", "password", "expiry"}));
   EXPECT_EQ(drift[0].desired, "/bin/bash");
   EXPECT_EQ(drift[1].desired, "usable");
   EXPECT_EQ(drift[2].desired, "never");
-  seen.record = LockRecord{"/usr/sbin/nologin", false, 19000};
+  seen.record = LockRecord{"/usr/sbin/nologin", false, false, 19000};
   const Drift nologin = bob.diff(seen);
   EXPECT_EQ(fields_of(nologin), (std::vector<std::string>{"expiry"}));  // it had no password and no shell
   EXPECT_EQ(nologin[0].desired, day_text(19000));
