@@ -94,7 +94,7 @@ std::string failure_text(const ExecResult& result) {
       why += (why.empty() ? "" : "; ") + line.substr(text);
     }
   }
-  return "apt-get " + result.status_text() + ": " + (why.empty() ? result.tail(4) : why);
+  return "apt-get " + result.status_text() + ": " + (why.empty() ? result.tail_line(4) : why);
 }
 
 // apt changes only the running system; a host tree elsewhere (--root) is observed, never changed.
@@ -139,7 +139,7 @@ std::expected<std::map<std::string, AptCandidate>, std::string> query_policy(con
   argv.insert(argv.end(), names.begin(), names.end());
   const ExecResult result = run(host, argv, std::chrono::minutes(5));
   if (steps != nullptr) steps->push_back(step_of(argv, result));
-  if (!result.ok()) return std::unexpected("apt-cache policy: " + result.status_text() + ": " + result.tail(3));
+  if (!result.ok()) return std::unexpected("apt-cache policy: " + result.status_text() + ": " + result.tail_line(3));
   return parse_apt_policy(result.out);
 }
 
@@ -483,7 +483,7 @@ std::vector<ChangeOutcome> AptProvider::apply(Session& session, std::span<const 
       outcomes[i].steps = steps;
       if (policy && knows(*policy, package)) continue;
       std::string why = policy ? unknown_message(host, package, *policy, &all_names) : policy.error();
-      if (!update.ok()) why += " (the index refresh failed: " + update.tail(2) + ")";
+      if (!update.ok()) why += " (the index refresh failed: " + update.tail_line(2) + ")";
       outcomes[i] = ChangeOutcome::failed(why, steps);
       still.push_back(i);
     }
@@ -536,7 +536,7 @@ std::vector<Observation> AptUpgradeProvider::observe(Session& session,
   for (std::size_t i = 0; i < resources.size(); ++i) {
     if (!result.ok()) {
       out.push_back(Observation::unknown("not observable: apt-get -s upgrade: " + result.status_text() + ": " +
-                                         result.tail(3)));
+                                         result.tail_line(3)));
       continue;
     }
     auto seen = std::make_unique<resources::UpgradesObserved>();

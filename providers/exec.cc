@@ -56,6 +56,21 @@ std::string ExecResult::tail(std::size_t max_lines) const {
   return text;
 }
 
+std::string ExecResult::tail_line(std::size_t max_lines) const {
+  std::string out;
+  const std::string text = tail(max_lines);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line = std::string_view(text).substr(start, end - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (!line.empty()) out += (out.empty() ? "" : "; ") + std::string(line);
+    start = end + 1;
+  }
+  return out;
+}
+
 std::string ExecResult::status_text() const {
   if (!spawn_error.empty()) return "not started: " + spawn_error;
   if (timed_out) {

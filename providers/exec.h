@@ -29,6 +29,8 @@ struct ExecResult {
   bool ok() const { return spawn_error.empty() && !timed_out && exit_status == 0; }
   /// The last lines of stderr (or stdout), or the reason it failed to run, for reports.
   std::string tail(std::size_t max_lines = 8) const;
+  /// The same on one line ("a; b"), for a message that is one sentence.
+  std::string tail_line(std::size_t max_lines = 3) const;
   /// "exit status 100", "killed by signal 9", "timed out after 30 s", "not started: …".
   std::string status_text() const;
 };

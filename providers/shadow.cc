@@ -658,7 +658,7 @@ std::vector<ChangeOutcome> ShadowProvider::apply(Session& session, std::span<con
     const ExecResult result = run_tool(host, argv, outcome.steps);
     if (!result.ok()) {
       outcome.result = ChangeOutcome::Result::kFailed;
-      outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail(3);
+      outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail_line(3);
       continue;
     }
     outcome.result = ChangeOutcome::Result::kChanged;

@@ -35,5 +35,12 @@ TEST(ExecTest, CommandWithinItsTimeoutReportsItsExitAndOutput) {
   EXPECT_EQ(result.status_text(), "exit status 3");
 }
 
+TEST(ExecTest, TheTailOnOneLineJoinsItsLinesForAMessage) {
+  const auto result = run_for({"sh", "-c", "printf 'usermod: user bob is currently used by process 7\\nsecond line\\n' >&2; "
+                               "exit 8"},
+                              std::chrono::seconds(10));
+  EXPECT_EQ(result.tail_line(), "usermod: user bob is currently used by process 7; second line");
+}
+
 }  // namespace
 }  // namespace reconcile::providers
