@@ -6,9 +6,11 @@
 #include <set>
 #include <tuple>
 
+#include "engine/git_info.h"
 #include "engine/host_info.h"
 #include "engine/loader.h"
 #include "engine/plan.h"
+#include "engine/run_lock.h"
 
 namespace reconcile::engine {
 
