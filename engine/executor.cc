@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/observe.h"
+
 namespace reconcile::engine {
 
 namespace {

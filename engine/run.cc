@@ -9,6 +9,7 @@
 #include "engine/git_info.h"
 #include "engine/host_info.h"
 #include "engine/loader.h"
+#include "engine/observe.h"
 #include "engine/plan.h"
 #include "engine/run_lock.h"
 

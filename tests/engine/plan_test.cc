@@ -11,6 +11,7 @@
 
 #include "engine/executor.h"
 #include "engine/loader.h"
+#include "engine/observe.h"
 #include "engine/report.h"
 #include "engine/run.h"
 #include "tests/engine/fake_kind.h"
