@@ -43,6 +43,15 @@ std::vector<const providers::Provider*> choose_providers(const ResourceGraph& gr
   return out;
 }
 
+// A provider that threw during `during` (validate, expand): an error at its batch's first resource.
+resources::Error provider_threw(std::string_view during, const providers::Provider& provider,
+                                const resources::Resource& first) {
+  return resources::Error{resources::ErrorCode::kSystem,
+                          exception_message(during, std::current_exception()) + " (provider " +
+                              std::string(provider.name()) + ")",
+                          first.location(), first.key_path(), ""};
+}
+
 }  // namespace
 
 std::string exception_message(std::string_view during, std::exception_ptr error) {
@@ -85,11 +94,7 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
     try {
       for (auto& error : provider->validate_resources(session, batch_of(graph, members))) errors.push_back(std::move(error));
     } catch (...) {
-      const auto& first = *graph.resources[members.front()];
-      errors.push_back(resources::Error{resources::ErrorCode::kSystem,
-                                        exception_message("validate", std::current_exception()) + " (provider " +
-                                            std::string(provider->name()) + ")",
-                                        first.location(), first.key_path(), ""});
+      errors.push_back(provider_threw("validate", *provider, *graph.resources[members.front()]));
     }
   }
   return errors;
@@ -103,11 +108,7 @@ std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& r
       if (!provider->unusable_reason(host).empty()) continue;
       for (auto& added : provider->expand_resources(session, batch_of(graph, members))) graph.add(std::move(added));
     } catch (...) {
-      const auto& first = *graph.resources[members.front()];
-      errors.push_back(resources::Error{resources::ErrorCode::kSystem,
-                                        exception_message("expand", std::current_exception()) + " (provider " +
-                                            std::string(provider->name()) + ")",
-                                        first.location(), first.key_path(), ""});
+      errors.push_back(provider_threw("expand", *provider, *graph.resources[members.front()]));
     }
   }
   return errors;
