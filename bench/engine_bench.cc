@@ -8,6 +8,7 @@
 
 #include "engine/graph.h"
 #include "engine/loader.h"
+#include "engine/observe.h"
 #include "engine/plan.h"
 #include "tests/engine/fake_kind.h"
 

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/observe.h"
+
 namespace reconcile::engine {
 
 namespace {
@@ -20,6 +22,14 @@ std::string describe_drift_left(const resources::Drift& drift) {
   }
   return out;
 }
+
+// One provider's batch of changes in a worker, and how far its finishing got.
+struct Batch {
+  const providers::Provider* provider = nullptr;
+  std::vector<std::size_t> members;
+  std::size_t settled = 0;  // members whose dependents were released or skipped
+  bool ended = false;       // the provider's slot was given back
+};
 
 // The bookkeeping of an apply, shared by the dispatcher and the workers under one mutex.
 class Scheduler {
@@ -81,22 +91,24 @@ class Scheduler {
       if (members.empty()) continue;
       if (running_ >= std::max(1, options_.jobs)) return;
       if (in_flight_[provider] >= std::max(1, provider->max_parallel())) continue;
-      std::vector<std::size_t> batch;
-      batch.swap(members);
+      Batch batch{provider, {}};
+      batch.members.swap(members);
       ++running_;
       ++in_flight_[provider];
-      workers_.emplace_back([this, provider, batch] {
+      workers_.emplace_back([this, batch = std::move(batch)]() mutable {
         try {
-          apply_batch(provider, batch);
+          apply_batch(batch);
         } catch (...) {
-          abandon(provider, batch, exception_message("apply", std::current_exception()));
+          abandon(batch, exception_message("apply", std::current_exception()));
         }
       });
     }
   }
 
   // Runs in a worker thread: re-observes what was planned on a prediction, then applies.
-  void apply_batch(const providers::Provider* provider, std::vector<std::size_t> batch) {
+  void apply_batch(Batch& work) {
+    const providers::Provider* provider = work.provider;
+    const std::vector<std::size_t>& batch = work.members;
     std::vector<std::size_t> changing;
     std::vector<std::unique_ptr<resources::Observed>> fresh(batch.size());
     {
@@ -173,33 +185,35 @@ class Scheduler {
                                         std::string(provider->name()), item.status, seconds});
       }
     }
-    for (const std::size_t v : batch) {
-      const Status s = state_[v].status;
-      if (s == Status::kFailed || s == Status::kDeferred) fail_dependents(v);
-      else release(v);
-    }
-    --running_;
-    --in_flight_[provider];
-    ++finished_batches_;
-    wake_.notify_one();
+    finish_batch(work, "the provider reported no outcome");
   }
 
   // What escaped apply_batch (outside the provider's calls, which are caught there): the batch's
   // unfinished members fail with the message, and the batch ends so the scheduler goes on.
-  void abandon(const providers::Provider* provider, const std::vector<std::size_t>& batch, const std::string& message) {
+  void abandon(Batch& batch, const std::string& message) {
     std::lock_guard lock(mutex_);
-    for (const std::size_t v : batch) {
+    finish_batch(batch, message);
+  }
+
+  // Ends a batch, under the lock: members still drifted (no outcome came for them) fail with `why`, each
+  // member releases or skips its dependents, and the provider's slot is given back. Each of these happens
+  // once, so abandoning a batch after a partial finish settles only the rest and frees the slot once.
+  void finish_batch(Batch& batch, const std::string& why) {
+    while (batch.settled < batch.members.size()) {
+      const std::size_t v = batch.members[batch.settled++];
       auto& item = state_[v];
       if (item.status == Status::kDrifted) {
         item.status = Status::kFailed;
-        item.reason = message;
+        item.reason = why;
       }
       const Status s = item.status;
       if (s == Status::kFailed || s == Status::kDeferred) fail_dependents(v);
       else release(v);
     }
+    if (batch.ended) return;
+    batch.ended = true;
     --running_;
-    --in_flight_[provider];
+    --in_flight_[batch.provider];
     ++finished_batches_;
     wake_.notify_one();
   }

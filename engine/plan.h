@@ -1,9 +1,8 @@
 #pragma once
-// Observe every resource (once per provider) and plan: a pure diff of desired against observed.
+// The plan: a pure diff of desired against observed, and where each resource stands in a run.
+// Observing (and the host checks before it) is engine/observe.h.
 
-#include <exception>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,26 +44,6 @@ struct ResourceState {
 
 /// Every resource's state, indexed like the graph's vertices.
 using RunState = std::vector<ResourceState>;
-
-/// Lets each provider add the resources that depend on what the host holds (Provider::expand); a provider
-/// that throws is an error at its first resource.
-std::vector<resources::Error> expand_all(ResourceGraph& graph, const Registry& registry, providers::Session& session);
-
-/// What an exception escaping a provider says, for the resources it fails: "observe failed: <what>".
-std::string exception_message(std::string_view during, std::exception_ptr error);
-
-/// provider.observe(), one observation per resource, never throwing: an exception leaves every
-/// resource of the batch unknown with its message.
-std::vector<providers::Observation> observe_batch(const providers::Provider& provider, providers::Session& session,
-                                                  std::span<const resources::Resource* const> batch);
-
-/// Chooses each resource's provider (into state) and observes them, one batch per provider.
-std::vector<providers::Observation> observe_all(const ResourceGraph& graph, const Registry& registry,
-                                               providers::Session& session, RunState& state);
-
-/// Host-side validation by each provider (a zone exists); no change is made.
-std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const Registry& registry,
-                                               providers::Session& session);
 
 /// Observations into a plan: which resources drifted, how, and why; labelled from the ledger.
 void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,

@@ -7,9 +7,12 @@
 #include <set>
 #include <tuple>
 
+#include "engine/git_info.h"
 #include "engine/host_info.h"
 #include "engine/loader.h"
+#include "engine/observe.h"
 #include "engine/plan.h"
+#include "engine/run_lock.h"
 
 namespace reconcile::engine {
 

@@ -2,9 +2,8 @@
 // RPM packages through dnf (and yum where yum is dnf) or zypper: observed with one `rpm -qa`, candidates from one
 // repository query, changed with one install and one remove per batch. When Host::root is not "/", every command
 // works on that tree (`rpm --root`, `dnf --installroot`, `zypper --root`), which is how the tests use it.
+// What both share is in providers/rpm_common.h; what each says to its tool, in providers/dnf.h and providers/zypper.h.
 
-#include <expected>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,19 +15,6 @@ namespace reconcile::providers {
 
 /// The RPM front ends this file serves.
 enum class RpmManager { kDnf, kZypper };
-
-/// rpmvercmp: <0, 0 or >0 as version string a sorts before, with or after b ("1.10" > "1.9", "1.0~rc1" < "1.0").
-int rpm_version_compare(std::string_view a, std::string_view b);
-/// Compares "[epoch:]version-release" strings, epoch first.
-int rpm_evr_compare(std::string_view a, std::string_view b);
-
-/// Parses `rpm -qa --qf '%{NAME}\t[E:]V-R\n'` output: name → evr (the newest when a name is installed twice).
-std::map<std::string, std::string> parse_rpm_qa(std::string_view text);
-/// Parses `dnf check-update` lines ("name.arch  evr  repo") into name → evr.
-std::map<std::string, std::string> parse_dnf_check_update(std::string_view text);
-/// Parses the `<to-upgrade>` package solvables of a `zypper --xmlout … --dry-run` summary.
-/// The packages of zypper's `--xmlout … --dry-run` install summary, or why the output could not be read.
-std::expected<std::vector<resources::PendingUpgrade>, std::string> parse_zypper_upgrades(std::string_view xml);
 
 /// Whether os-release names a distribution that uses this manager (ID or ID_LIKE).
 bool is_rpm_family(const Host& host, RpmManager manager);

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 namespace reconcile::providers {
@@ -36,6 +37,28 @@ class StringArray {
  private:
   std::vector<char*> pointers_;
 };
+
+// Calls a manager method whose first argument is the unit names, `more` appending the rest (when given):
+// the reply, which the caller unrefs, or the error's text.
+std::expected<sd_bus_message*, std::string> call_with_units(sd_bus* bus, const char* method,
+                                                            const std::vector<std::string>& units,
+                                                            const std::function<int(sd_bus_message*)>& more) {
+  sd_bus_message* m = nullptr;
+  int r = sd_bus_message_new_method_call(bus, &m, kDestination, kManagerPath, kManager, method);
+  StringArray names(units);
+  if (r >= 0) r = sd_bus_message_append_strv(m, names.get());
+  if (r >= 0 && more) r = more(m);
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  if (r >= 0) r = sd_bus_call(bus, m, kCallTimeoutUsec, &error, &reply);
+  sd_bus_message_unref(m);
+  if (r < 0) {
+    std::string text = bus_error_text(r, &error);
+    sd_bus_error_free(&error);
+    return std::unexpected(text);
+  }
+  return reply;
+}
 
 // One pipelined Properties.Get: which property of which unit, and whether its reply came.
 struct PropertyCall {
@@ -115,20 +138,11 @@ bool SystemdBus::is_open() const { return sd_bus_is_open(bus_) > 0; }
 
 std::expected<int, std::string> SystemdBus::unit_files(const char* method, const std::vector<std::string>& units,
                                                        bool force, bool has_force) {
-  sd_bus_message* m = nullptr;
-  int r = sd_bus_message_new_method_call(bus_, &m, kDestination, kManagerPath, kManager, method);
-  StringArray names(units);
-  if (r >= 0) r = sd_bus_message_append_strv(m, names.get());
-  if (r >= 0) r = has_force ? sd_bus_message_append(m, "bb", 0, force ? 1 : 0) : sd_bus_message_append(m, "b", 0);
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  sd_bus_message* reply = nullptr;
-  if (r >= 0) r = sd_bus_call(bus_, m, kCallTimeoutUsec, &error, &reply);
-  sd_bus_message_unref(m);
-  if (r < 0) {
-    std::string text = bus_error_text(r, &error);
-    sd_bus_error_free(&error);
-    return std::unexpected(text);
-  }
+  const auto called = call_with_units(bus_, method, units, [&](sd_bus_message* m) {
+    return has_force ? sd_bus_message_append(m, "bb", 0, force ? 1 : 0) : sd_bus_message_append(m, "b", 0);
+  });
+  if (!called) return std::unexpected(called.error());
+  sd_bus_message* reply = *called;
   if (std::string_view(method) == "EnableUnitFiles") {
     int carries_install_info = 0;
     sd_bus_message_read(reply, "b", &carries_install_info);
@@ -159,21 +173,11 @@ std::expected<void, std::string> SystemdBus::reload() {
 }
 
 std::expected<std::vector<ListedUnit>, std::string> SystemdBus::list_units(const std::vector<std::string>& units) {
-  sd_bus_message* m = nullptr;
-  int r = sd_bus_message_new_method_call(bus_, &m, kDestination, kManagerPath, kManager, "ListUnitsByNames");
-  StringArray names(units);
-  if (r >= 0) r = sd_bus_message_append_strv(m, names.get());
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  sd_bus_message* reply = nullptr;
-  if (r >= 0) r = sd_bus_call(bus_, m, kCallTimeoutUsec, &error, &reply);
-  sd_bus_message_unref(m);
-  if (r < 0) {
-    std::string text = bus_error_text(r, &error);
-    sd_bus_error_free(&error);
-    return std::unexpected(text);
-  }
+  const auto called = call_with_units(bus_, "ListUnitsByNames", units, nullptr);
+  if (!called) return std::unexpected(called.error());
+  sd_bus_message* reply = *called;
   std::vector<ListedUnit> out;
-  r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+  int r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
   while (r >= 0) {
     const char *id, *description, *load, *active, *sub, *following, *path, *job_type, *job_path;
     std::uint32_t job_id = 0;

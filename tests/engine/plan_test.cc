@@ -11,6 +11,7 @@
 
 #include "engine/executor.h"
 #include "engine/loader.h"
+#include "engine/observe.h"
 #include "engine/report.h"
 #include "engine/run.h"
 #include "tests/engine/fake_kind.h"
@@ -170,90 +171,119 @@ TEST_F(PlanTest, ReadyResourcesOfIndependentBranchesGoOutTogetherLevelByLevel) {
   EXPECT_EQ(fake_->batches[1], (std::vector<std::string>{"b", "d"}));
 }
 
-// Two providers' batches, each held open until the other has started or 300 ms pass.
-int most_batches_at_once(int jobs) {
-  testing::FakeProvider* fake = nullptr;
-  Registry registry = testing::fake_registry(&fake);
-  auto owned = std::make_unique<testing::FakeProvider>("other");
-  testing::FakeProvider* other = owned.get();
-  registry.add_provider(std::move(owned));
-  std::mutex mutex;
-  std::condition_variable changed;
-  int running = 0, most = 0;
-  auto hold = [&] {
-    std::unique_lock lock(mutex);
-    most = std::max(most, ++running);
-    changed.notify_all();
-    changed.wait_for(lock, std::chrono::milliseconds(300), [&] { return running >= 2; });
-    --running;
-  };
-  fake->on_apply = hold;
-  other->on_apply = hold;
-  auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: b, via: other}]\n", registry);
-  providers::Exec exec;
-  providers::Host host{"/", &exec, true, {}};
-  providers::Session session(host);
-  RunState state;
-  plan(compiled.graph, observe_all(compiled.graph, registry, session, state), state, Ledger{});
-  execute(compiled.graph, state, session, ExecuteOptions{jobs, nullptr});
-  EXPECT_EQ(state[0].status, Status::kChanged);
-  EXPECT_EQ(state[1].status, Status::kChanged);
-  return most;
-}
+// PlanTest with a second fake provider, "other" (`via: other`), for what the batches of two providers do.
+class ExecutorTest : public PlanTest {
+ protected:
+  ExecutorTest() {
+    auto owned = std::make_unique<testing::FakeProvider>("other");
+    other_ = owned.get();
+    registry_.add_provider(std::move(owned));
+  }
+  // Two providers' batches, each held open until the other has started or 300 ms pass: how many ran at once.
+  int most_batches_at_once(int jobs) {
+    compile_state("fakes: [{name: a}, {name: b, via: other}]\n");
+    auto hold = [this] {
+      std::unique_lock lock(hold_mutex_);
+      most_ = std::max(most_, ++running_);
+      hold_changed_.notify_all();
+      hold_changed_.wait_for(lock, std::chrono::milliseconds(300), [&] { return running_ >= 2; });
+      --running_;
+    };
+    fake_->on_apply = hold;
+    other_->on_apply = hold;
+    observe_and_plan();
+    apply(jobs);
+    EXPECT_EQ(at("fake:a").status, Status::kChanged);
+    EXPECT_EQ(at("fake:b").status, Status::kChanged);
+    return most_;
+  }
 
-TEST(ExecutorTest, BatchesOfDifferentProvidersRunInParallelUpToJobs) {
-  EXPECT_EQ(most_batches_at_once(2), 2);
-  EXPECT_EQ(most_batches_at_once(1), 1);
-}
+  testing::FakeProvider* other_ = nullptr;
+  std::mutex hold_mutex_;
+  std::condition_variable hold_changed_;
+  int running_ = 0, most_ = 0;
+};
 
-TEST(ExecutorTest, ProviderThatThrowsFailsItsBatchWithTheMessageAndTheRunGoesOn) {
-  testing::FakeProvider* fake = nullptr;
-  Registry registry = testing::fake_registry(&fake);
-  auto owned = std::make_unique<testing::FakeProvider>("other");
-  testing::FakeProvider* other = owned.get();
-  registry.add_provider(std::move(owned));
-  auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: b}, {name: c, via: other},"
-                                        " {name: d, via: other, requires: [fake:c]}, {name: e, requires: [fake:a]}]\n",
-                                        registry);
-  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
-  fake->throw_in_apply = {"a"};
-  providers::Exec exec;
-  providers::Host host{"/", &exec, true, {}};
-  providers::Session session(host);
-  RunState state;
-  plan(compiled.graph, observe_all(compiled.graph, registry, session, state), state, Ledger{});
-  execute(compiled.graph, state, session, ExecuteOptions{2, nullptr});
-  verify(compiled.graph, state, session);
-  const auto& at = [&](const std::string& id) -> ResourceState& { return state[compiled.graph.index.at(id)]; };
+TEST_F(ExecutorTest, BatchesOfDifferentProvidersRunInParallelUpToJobs) { EXPECT_EQ(most_batches_at_once(2), 2); }
+
+TEST_F(ExecutorTest, OneJobRunsOneBatchAtATime) { EXPECT_EQ(most_batches_at_once(1), 1); }
+
+TEST_F(ExecutorTest, ProviderThatThrowsFailsItsBatchWithTheMessageAndTheRunGoesOn) {
+  compile_state("fakes: [{name: a}, {name: b}, {name: c, via: other},"
+                " {name: d, via: other, requires: [fake:c]}, {name: e, requires: [fake:a]}]\n");
+  fake_->throw_in_apply = {"a"};
+  observe_and_plan();
+  apply(2);
   EXPECT_EQ(at("fake:a").status, Status::kFailed);
   EXPECT_EQ(at("fake:a").reason, "apply failed: a exploded");
   EXPECT_EQ(at("fake:b").status, Status::kFailed);  // in a's batch
   EXPECT_EQ(at("fake:e").status, Status::kSkipped);
   EXPECT_EQ(at("fake:c").status, Status::kChanged);
   EXPECT_EQ(at("fake:d").status, Status::kChanged);
-  EXPECT_EQ(other->world["d"], "on");
+  EXPECT_EQ(other_->world["d"], "on");
 }
 
-TEST(ExecutorTest, ProviderThatThrowsInObserveLeavesItsBatchUnknownAndOthersConverge) {
-  testing::FakeProvider* fake = nullptr;
-  Registry registry = testing::fake_registry(&fake);
-  auto owned = std::make_unique<testing::FakeProvider>("other");
-  testing::FakeProvider* other = owned.get();
-  registry.add_provider(std::move(owned));
-  auto compiled = testing::compile_yaml("fakes: [{name: a}, {name: c, via: other}]\n", registry);
-  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
-  fake->throw_in_observe = {"a"};
-  providers::Exec exec;
-  providers::Host host{"/", &exec, true, {}};
-  providers::Session session(host);
-  RunState state;
-  plan(compiled.graph, observe_all(compiled.graph, registry, session, state), state, Ledger{});
-  execute(compiled.graph, state, session, ExecuteOptions{2, nullptr});
-  verify(compiled.graph, state, session);
-  EXPECT_EQ(state[compiled.graph.index.at("fake:a")].status, Status::kFailed);
-  EXPECT_EQ(state[compiled.graph.index.at("fake:a")].reason, "observe failed: a exploded");
-  EXPECT_EQ(state[compiled.graph.index.at("fake:c")].status, Status::kChanged);
-  EXPECT_EQ(other->world["c"], "on");
+TEST_F(ExecutorTest, BatchWhoseApplyThrowsGivesItsProviderSlotBackExactlyOnce) {
+  // The fake provider runs one batch at a time. a's batch throws; x (behind other's c) and then y (behind other's
+  // d, which waits until x has started) are the provider's next batches: both run, and y waits until x is done
+  // (a slot given back twice would let y start while x is still applying).
+  compile_state("fakes: [{name: a}, {name: c, via: other}, {name: d, via: other, requires: [fake:c]},"
+                " {name: x, requires: [fake:c]}, {name: y, requires: [fake:d]}]\n");
+  fake_->throw_in_apply = {"a"};
+  int fake_calls = 0, other_calls = 0;
+  bool x_started = false;
+  fake_->on_apply = [&] {
+    std::unique_lock lock(hold_mutex_);
+    const int call = fake_calls++;
+    most_ = std::max(most_, ++running_);
+    if (call == 1) {  // x: held open for a while, long enough for y to start beside it if it could
+      x_started = true;
+      hold_changed_.notify_all();
+      hold_changed_.wait_for(lock, std::chrono::milliseconds(100), [&] { return running_ >= 2; });
+    }
+    --running_;
+  };
+  other_->on_apply = [&] {
+    std::unique_lock lock(hold_mutex_);
+    if (other_calls++ == 1) hold_changed_.wait_for(lock, std::chrono::seconds(5), [&] { return x_started; });  // d
+  };
+  observe_and_plan();
+  apply(3);
+  EXPECT_EQ(most_, 1);
+  EXPECT_EQ(at("fake:a").status, Status::kFailed);
+  EXPECT_EQ(at("fake:a").reason, "apply failed: a exploded");
+  EXPECT_EQ(fake_->batches, (std::vector<std::vector<std::string>>{{"x"}, {"y"}}));
+  for (const char* id : {"fake:c", "fake:d", "fake:x", "fake:y"}) EXPECT_EQ(at(id).status, Status::kChanged) << id;
+}
+
+TEST_F(ExecutorTest, BatchAbandonedAfterItsApplyFailsTheRestAndTheProviderGoesOn) {
+  // The progress callback throws after a's outcome: the batch is abandoned half finished, b (still without an
+  // outcome) fails with the message, e behind it is skipped, and the provider's next batch (x) still runs.
+  compile_state("fakes: [{name: a}, {name: b}, {name: e, requires: [fake:b]}, {name: c, via: other},"
+                " {name: x, requires: [fake:c]}]\n");
+  observe_and_plan();
+  auto progress = [](const ProgressEvent& event) {
+    if (event.kind == ProgressEvent::Kind::kEnd && event.id == "fake:a") throw std::runtime_error("progress exploded");
+  };
+  execute(compiled_.graph, state_, session_, ExecuteOptions{2, progress});
+  verify(compiled_.graph, state_, session_);
+  EXPECT_EQ(at("fake:a").status, Status::kChanged);
+  EXPECT_EQ(at("fake:b").status, Status::kFailed);
+  EXPECT_EQ(at("fake:b").reason, "apply failed: progress exploded");
+  EXPECT_EQ(at("fake:e").status, Status::kSkipped);
+  EXPECT_EQ(at("fake:x").status, Status::kChanged);
+  EXPECT_EQ(fake_->batches, (std::vector<std::vector<std::string>>{{"a", "b"}, {"x"}}));
+}
+
+TEST_F(ExecutorTest, ProviderThatThrowsInObserveLeavesItsBatchUnknownAndOthersConverge) {
+  compile_state("fakes: [{name: a}, {name: c, via: other}]\n");
+  fake_->throw_in_observe = {"a"};
+  observe_and_plan();
+  apply(2);
+  EXPECT_EQ(at("fake:a").status, Status::kFailed);
+  EXPECT_EQ(at("fake:a").reason, "observe failed: a exploded");
+  EXPECT_EQ(at("fake:c").status, Status::kChanged);
+  EXPECT_EQ(other_->world["c"], "on");
 }
 
 TEST_F(PlanTest, ProviderThatThrowsInValidateIsAnErrorAtItsFirstResource) {
@@ -274,18 +304,16 @@ TEST_F(PlanTest, ProviderThatThrowsInExpandIsAnErrorAtItsFirstResource) {
   EXPECT_EQ(compiled_.graph.size(), 2u);
 }
 
-TEST(ExecutorTest, RunWhoseProviderThrowsInApplyStillWritesItsReport) {
+TEST_F(ExecutorTest, RunWhoseProviderThrowsInApplyStillWritesItsReport) {
   if (::geteuid() != 0) GTEST_SKIP() << "applying needs root";
-  testing::FakeProvider* fake = nullptr;
-  Registry registry = testing::fake_registry(&fake);
-  fake->throw_in_apply = {"a"};
-  fake->world = {{"b", "on"}};
+  fake_->throw_in_apply = {"a"};
+  fake_->world = {{"b", "on"}};
   testing::TempRoot root;
   root.write("state.yaml", "fakes: [{name: a}, {name: b}]\n");
   RunOptions options;
   options.files = {(root.path() / "state.yaml").string()};
   options.root = root.path();
-  const Report report = converge(options, registry);
+  const Report report = converge(options, registry_);
   ASSERT_TRUE(report.errors.empty()) << report.errors[0].str();
   const auto json = nlohmann::json::parse(render_json(report));
   ASSERT_EQ(json["resources"].size(), 2u) << json.dump(1);

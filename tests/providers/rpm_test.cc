@@ -1,5 +1,9 @@
 #include "providers/rpm.h"
 
+#include "providers/dnf.h"
+#include "providers/rpm_common.h"
+#include "providers/zypper.h"
+
 #include <gtest/gtest.h>
 
 namespace reconcile::providers {
