@@ -162,7 +162,11 @@ std::string unknown_message(const Host& host, const PackageResource& package,
            versions + ")";
   }
   if (all_names->empty()) {
-    const ExecResult names = run(host, {"apt-cache", "pkgnames"}, std::chrono::minutes(2));
+    std::vector<std::string> argv{"apt-cache"};
+    argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
+    if (!running_system(host)) argv.insert(argv.end(), {"-o", "Dir=" + host.root.string()});
+    argv.push_back("pkgnames");
+    const ExecResult names = run(host, argv, std::chrono::minutes(2));
     if (names.ok()) *all_names = split_words(names.out);
   }
   std::string message = "unknown package '" + package.name() + "': the package index does not have it";
@@ -176,7 +180,7 @@ std::string unknown_message(const Host& host, const PackageResource& package,
 std::optional<long> index_age_days(const Host& host) {
   const auto lists = host.path("/var/lib/apt/lists");
   std::error_code ec;
-  std::filesystem::file_time_type newest{};
+  auto newest = std::filesystem::file_time_type::min();  // not {}: the file clock's epoch lies in 2174
   bool any = false;
   for (auto it = std::filesystem::directory_iterator(lists, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {

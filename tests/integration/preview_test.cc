@@ -60,9 +60,8 @@ void expect_promises_kept(const json& dry, const json& applied) {
 void age_index(rt::TestHost& host, int days) {
   const std::string when = days == 0 ? "now" : std::to_string(days) + " days ago";
   const auto r = host.exec({"sh", "-c",
-                            "touch -d '" + when + " - 1 hour' /etc/apt/sources.list /etc/apt/sources.list.d/* "
-                            "2>/dev/null; touch -d '" + when + "' /var/lib/apt/lists/* /var/lib/apt/lists "
-                            "/var/lib/apt/lists/partial"});
+                            "touch -d '" + when + " - 1 hour' /etc/apt/sources.list; touch -d '" + when +
+                                "' /var/lib/apt/lists/* /var/lib/apt/lists /var/lib/apt/lists/partial"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
