@@ -147,7 +147,8 @@ inline resources::KindSpec fake_kind() {
   spec.key = "fakes";
   spec.compile = [](const resources::Node& value, resources::CompileContext& context) {
     for (const auto* item : context.reader().list(value, "fakes")) {
-      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via", "claims", "provided_by"}, "a fake")) {
+      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via", "claims", "provided_by"},
+                                       "a fake")) {
         continue;
       }
       auto resource = std::make_unique<FakeResource>(item->find("name")->scalar,

@@ -142,7 +142,8 @@ TEST_F(PlanTest, BlockedResourceWithNothingPlannedBeforeItFails) {
 }
 
 TEST_F(PlanTest, BlockedResourceWhoseOnlyPlannedRequirementCannotProvideItFails) {
-  compile_state("fakes: [{name: pkg}, {name: tz}, {name: svc, requires: [fake:pkg, fake:tz], provided_by: [fake:pkg]}]\n");
+  compile_state("fakes: [{name: pkg}, {name: tz},\n"
+                "        {name: svc, requires: [fake:pkg, fake:tz], provided_by: [fake:pkg]}]\n");
   fake_->world = {{"pkg", "on"}};
   fake_->blocked = {"svc"};
   observe_and_plan();
@@ -153,7 +154,8 @@ TEST_F(PlanTest, BlockedResourceWhoseOnlyPlannedRequirementCannotProvideItFails)
 }
 
 TEST_F(PlanTest, BlockedResourceIsPredictedOnlyAfterTheRequirementThatCanProvideIt) {
-  compile_state("fakes: [{name: pkg}, {name: tz}, {name: svc, requires: [fake:pkg, fake:tz], provided_by: [fake:pkg]}]\n");
+  compile_state("fakes: [{name: pkg}, {name: tz},\n"
+                "        {name: svc, requires: [fake:pkg, fake:tz], provided_by: [fake:pkg]}]\n");
   fake_->blocked = {"svc"};
   observe_and_plan();
   EXPECT_EQ(at("fake:svc").status, Status::kDrifted);
