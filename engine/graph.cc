@@ -152,7 +152,8 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
   Compiled compiled;
   auto& errors = compiled.errors;
   Compiler compiler(errors);
-  const auto keys = registry.all_keys();
+  std::vector<std::string> keys;  // what a misspelt key may mean: only kinds that work, never the planned ones
+  for (const auto& [key, spec] : registry.kinds()) keys.push_back(key);
   for (const auto& entry : root.entries) {
     if (const auto* spec = registry.kind(entry.key)) {
       spec->compile(entry.value, compiler);

@@ -179,7 +179,8 @@ int run(int argc, char** argv) {
       return 0;
     }
     if (explain) std::cout << engine::explain(prepared.root);
-    std::cout << "valid: " << prepared.compiled.graph.size() << " resources from " << which.size() << " file"
+    const std::size_t count = prepared.compiled.graph.size();
+    std::cout << "valid: " << count << (count == 1 ? " resource" : " resources") << " from " << which.size() << " file"
               << (which.size() == 1 ? "" : "s") << "\n";
     return 0;
   }

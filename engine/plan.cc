@@ -31,8 +31,9 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     std::unique_ptr<resources::Observed> predicted;
     if (!seen.blocked_reason.empty()) {
       for (const std::size_t u : graph.requirements(v)) {
-        const Status s = state[u].status;
-        if (s == Status::kDrifted) item.after.push_back(graph.resources[u]->id());
+        const auto& requirement = *graph.resources[u];
+        const bool provides = state[u].status == Status::kDrifted && resource.provided_by(requirement);
+        if (provides) item.after.push_back(requirement.id());
       }
       if (item.after.empty()) {
         item.status = Status::kFailed;

@@ -116,7 +116,8 @@ std::string render_errors(const std::vector<resources::Error>& errors, bool colo
       out += "… and " + std::to_string(errors.size() - kMaxErrorsShown) + " more errors\n";
       break;
     }
-    out += paint("1", printable(e.location.str())) + ": " + paint("31", "error") + ": ";
+    if (e.location.known()) out += paint("1", printable(e.location.str())) + ": ";
+    out += paint("31", "error") + ": ";
     if (!e.key_path.empty()) out += printable(e.key_path, 200) + ": ";
     out += printable(e.message) + "\n";
     if (!e.hint.empty()) out += "  " + paint("36", "hint") + ": " + printable(e.hint) + "\n";
@@ -211,7 +212,8 @@ std::string render_text(const Report& report, const TextOptions& options) {
   if (c.skipped) summary += ", " + std::to_string(c.skipped) + " skipped";
   if (c.unknown) summary += ", " + std::to_string(c.unknown) + " unknown";
   if (c.deferred) summary += ", " + std::to_string(c.deferred) + " deferred";
-  summary += " of " + std::to_string(c.total) + " resources on " + report.host + " in " + seconds_text(total);
+  summary += " of " + std::to_string(c.total) + (c.total == 1 ? " resource on " : " resources on ") + report.host +
+             " in " + seconds_text(total);
   if (c.total > 0 && c.drifted == 0 && c.changed == 0 && c.failed == 0 && c.skipped == 0 && c.unknown == 0 &&
       c.deferred == 0) {
     summary += "; nothing to do";

@@ -162,12 +162,71 @@ std::string unknown_message(const Host& host, const PackageResource& package,
            versions + ")";
   }
   if (all_names->empty()) {
-    const ExecResult names = run(host, {"apt-cache", "pkgnames"}, std::chrono::minutes(2));
+    std::vector<std::string> argv{"apt-cache"};
+    argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
+    if (!running_system(host)) argv.insert(argv.end(), {"-o", "Dir=" + host.root.string()});
+    argv.push_back("pkgnames");
+    const ExecResult names = run(host, argv, std::chrono::minutes(2));
     if (names.ok()) *all_names = split_words(names.out);
   }
   std::string message = "unknown package '" + package.name() + "': the package index does not have it";
   const std::string hint = resources::did_you_mean(package.name(), *all_names);
   return hint.empty() ? message : message + "; " + hint;
+}
+
+// How old the package index is, in whole days, or nullopt when it was never fetched. A list file keeps its
+// server's date, so the last update is the newest of the lists, of their directory and of partial/ (every
+// update downloads there). A sources file newer than that means the index does not know the new sources (-1).
+std::optional<long> index_age_days(const Host& host) {
+  const auto lists = host.path("/var/lib/apt/lists");
+  std::error_code ec;
+  auto newest = std::filesystem::file_time_type::min();  // not {}: the file clock's epoch lies in 2174
+  bool any = false;
+  for (auto it = std::filesystem::directory_iterator(lists, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == "lock" || !it->is_regular_file(ec)) continue;
+    newest = std::max(newest, it->last_write_time(ec));
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  for (const auto& dir : {lists, lists / "partial"}) {
+    std::error_code dir_ec;
+    const auto changed = std::filesystem::last_write_time(dir, dir_ec);
+    if (!dir_ec) newest = std::max(newest, changed);
+  }
+  std::vector<std::filesystem::path> sources{host.path("/etc/apt/sources.list")};
+  for (const auto& name : entries_of(host.path("/etc/apt/sources.list.d"))) {
+    sources.push_back(host.path("/etc/apt/sources.list.d/" + name));
+  }
+  for (const auto& source : sources) {
+    std::error_code source_ec;
+    const auto changed = std::filesystem::last_write_time(source, source_ec);
+    if (!source_ec && changed > newest) return -1;
+  }
+  const auto age = std::filesystem::file_time_type::clock::now() - newest;
+  return std::chrono::duration_cast<std::chrono::hours>(age).count() / 24;
+}
+
+// What a dry run can say of a package the index does not know: a failure when the index is fresh (the apply
+// refreshes it, and a day-old index rarely misses a name), else unknown, with the index's age.
+Observation unknown_in_index(const Host& host, const PackageResource& package, std::unique_ptr<PackageObserved> seen,
+                             std::vector<std::string>* all_names) {
+  std::map<std::string, AptCandidate> policy;
+  policy[package.name()] = AptCandidate{seen->candidate, seen->available};
+  const std::string message = unknown_message(host, package, policy, all_names);
+  const auto age = index_age_days(host);
+  if (age && *age == 0) {
+    Observation blocked = Observation::known(std::move(seen));
+    blocked.blocked_reason = message;
+    return blocked;
+  }
+  const std::string when = !age       ? "the package index was never updated"
+                           : *age < 0 ? "the package sources changed since the index was updated"
+                                      : "the package index was updated " + std::to_string(*age) +
+                                            (*age == 1 ? " day ago" : " days ago");
+  return Observation::unknown(message + "; " + when + ", so the apply refreshes it first, then installs " +
+                              package.name() + " or fails");
 }
 
 // Installs the policy-rc.d that forbids starting services, keeping whatever was there; restores it on destruction.
@@ -416,6 +475,7 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
   }
   std::expected<std::map<std::string, AptCandidate>, std::string> policy;
   if (!ask.empty()) policy = query_policy(host, ask, nullptr);
+  std::vector<std::string> all_names;  // for "did you mean", read once when a name is unknown
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const auto& package = *resources[i];
     const std::string& name = package.name();
@@ -437,6 +497,10 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
     if (const auto it = policy->find(name); it != policy->end()) {
       seen[i]->candidate = it->second.candidate;
       seen[i]->available = it->second.available;
+    }
+    if (host.dry_run && package.state() != PackageState::kAbsent && !knows(*policy, package)) {
+      out.push_back(unknown_in_index(host, package, std::move(seen[i]), &all_names));
+      continue;
     }
     out.push_back(Observation::known(std::move(seen[i])));
   }

@@ -18,6 +18,8 @@ struct Host {
   bool privileged = false;
   /// /etc/os-release as key → value (ID, ID_LIKE, VERSION_ID…), read once when the run starts.
   std::map<std::string, std::string> os_release;
+  /// The run only previews (--dry-run): an observation may say what the apply would find out first.
+  bool dry_run = false;
 
   /// An absolute path of the host ("/etc/localtime") under root.
   std::filesystem::path path(std::string_view absolute) const;

@@ -152,24 +152,36 @@ std::vector<Observation> observe_units(const Host& host, SystemdBus& connection,
       seen->sysv_script = properties[i].source_path;
       seen->sysv_enabled = sysv_start_linked(host, sysv_name(*seen));
     }
+    // " (did you mean 'chrony'?)" from the unit files of the same suffix, or "".
+    auto nearest = [&] {
+      if (unit_files.empty()) unit_files = unit_file_names(host);
+      std::vector<std::string> candidates;
+      const std::string suffix = service.unit().substr(service.unit().rfind('.'));
+      for (const auto& file : unit_files) {
+        if (!file.ends_with(suffix) || file.find("@.") != std::string::npos) continue;
+        candidates.push_back(suffix == ".service" ? file.substr(0, file.size() - suffix.size()) : file);
+      }
+      const std::string hint = resources::did_you_mean(service.name(), candidates);
+      return hint.empty() ? hint : " (" + hint + ")";
+    };
+    const std::string base = service.unit().substr(0, service.unit().rfind('.'));
+    std::error_code ec;
     Observation observation;
     if (seen->load == UnitLoad::kNotFound && seen->file == UnitFile::kNone) {
       if (service.enablement() == Enablement::kEnabled) {
-        if (unit_files.empty()) unit_files = unit_file_names(host);
-        std::vector<std::string> candidates;
-        const std::string suffix = service.unit().substr(service.unit().rfind('.'));
-        for (const auto& file : unit_files) {
-          if (!file.ends_with(suffix) || file.find("@.") != std::string::npos) continue;
-          candidates.push_back(suffix == ".service" ? file.substr(0, file.size() - suffix.size()) : file);
-        }
-        const std::string hint = resources::did_you_mean(service.name(), candidates);
-        observation.blocked_reason = "unit " + item.id + " does not exist" + (hint.empty() ? "" : " (" + hint + ")");
+        observation.blocked_reason = "unit " + item.id + " does not exist" + nearest();
       } else if (service.enablement() == Enablement::kDisabled) {
         observation.note = "unit " + item.id + " does not exist, so nothing can start it";
         if (sysv_start_linked(host, service.unit().substr(0, service.unit().rfind('.')))) {
           observation.note += " (an init script left behind in /etc/init.d is still linked in /etc/rc?.d)";
         }
       }
+    } else if (service.enablement() == Enablement::kEnabled && seen->load == UnitLoad::kMasked &&
+               seen->sysv_script.empty() && !native_unit_exists(host, service.unit()) &&
+               !std::filesystem::exists(host.path("/etc/init.d/" + base), ec)) {
+      // Masked but with no unit file behind the mask: unmasking leaves nothing to enable.
+      observation.blocked_reason = "unit " + item.id + " is masked and does not exist, so unmasking leaves nothing to "
+                                   "enable" + nearest();
     } else if (seen->load == UnitLoad::kBadSetting || seen->load == UnitLoad::kError) {
       if (service.running()) {
         observation.blocked_reason = "unit " + item.id + " cannot be loaded: " +

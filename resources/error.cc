@@ -15,7 +15,7 @@ std::string Location::str() const {
 }
 
 std::string Error::str() const {
-  std::string out = location.str() + ": ";
+  std::string out = location.known() ? location.str() + ": " : "";
   if (!key_path.empty()) out += key_path + ": ";
   out += message;
   if (!hint.empty()) out += " (" + hint + ")";

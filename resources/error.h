@@ -15,6 +15,8 @@ struct Location {
 
   /// "file:line:column", or as much of it as is known.
   std::string str() const;
+  /// Whether it points into the input at all (an error about the host or the run points nowhere).
+  bool known() const { return !file.empty() || line > 0; }
 };
 
 enum class ErrorCode {

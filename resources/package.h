@@ -69,6 +69,8 @@ class PackageResource : public ResourceOf<PackageObserved> {
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const PackageObserved& seen) const override;
   std::string provider_hint() const override { return manager_; }
+  /// A name or version the index does not know yet may come with any requirement (a repository, its key).
+  bool provided_by(const Resource&) const override { return true; }
 
  private:
   PackageState state_;

@@ -107,6 +107,9 @@ class Resource {
   /// The state to plan against when the observation waits on a change of a requirement
   /// (a unit its package will install); nullptr when that cannot be predicted.
   virtual std::unique_ptr<Observed> predicted() const { return nullptr; }
+  /// Whether a planned change of `requirement` can provide what blocks this resource (a service's unit comes
+  /// from its package, not from the timezone it also requires); only such a change lifts a block.
+  virtual bool provided_by(const Resource& /*requirement*/) const { return false; }
   /// A provider this resource must use ("apt"), or "" for the host's default.
   virtual std::string provider_hint() const { return ""; }
   /// The file fragments this resource owns and writes; no two resources may claim one (engine/claims.h).

@@ -1,5 +1,7 @@
 #include "resources/service.h"
 
+#include "resources/package.h"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -216,6 +218,21 @@ std::unique_ptr<Observed> ServiceResource::predicted() const {
   state->file = UnitFile::kDisabled;
   state->predicted = true;
   return state;
+}
+
+bool ServiceResource::provided_by(const Resource& requirement) const {
+  if (const auto* package = dynamic_cast<const PackageResource*>(&requirement)) {
+    const auto packages = auto_requires();
+    return package->state() != PackageState::kAbsent &&
+           std::find(packages.begin(), packages.end(), package->id()) != packages.end();
+  }
+  for (const auto& claim : requirement.claims()) {
+    for (const std::string_view dir : {"/etc/systemd/system/", "/run/systemd/system/", "/lib/systemd/system/",
+                                       "/usr/lib/systemd/system/", "/usr/local/lib/systemd/system/"}) {
+      if (claim.path == std::string(dir) + unit_) return true;
+    }
+  }
+  return false;
 }
 
 std::string check_unit_name(std::string_view name) {

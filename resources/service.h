@@ -85,6 +85,8 @@ class ServiceResource : public ResourceOf<ServiceObserved> {
   Drift diff_of(const ServiceObserved& seen) const override;
   /// The unit its package will install: loaded, disabled and stopped.
   std::unique_ptr<Observed> predicted() const override;
+  /// Only a change that can bring the unit: its package being installed, or a file written as the unit.
+  bool provided_by(const Resource& requirement) const override;
 
  private:
   std::string unit_;

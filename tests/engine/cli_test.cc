@@ -314,7 +314,7 @@ TEST_F(CliTest, ValidateOfflineRunsEveryCheckThatNeedsNoHostAndNoOther) {
   EXPECT_NE(on_host.err.find("unknown time zone 'Europe/Helsnki'"), std::string::npos) << on_host.err;
   auto offline = run({"validate", "--offline", zone});
   EXPECT_EQ(offline.exit_status, 0) << offline.err;
-  EXPECT_EQ(offline.out, "valid: 1 resources from 1 file\n");
+  EXPECT_EQ(offline.out, "valid: 1 resource from 1 file\n");
   // Packages on a root without /etc/os-release: no provider is asked, offline.
   const auto packages =
       state("packages.yaml", "packages:\n  present: [nginx, {name: htop, requires: [package:nginx]}]\n");

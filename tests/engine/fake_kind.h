@@ -2,6 +2,7 @@
 // An in-memory kind for engine tests: `fakes: [{name, value, requires}]`, observed from and applied
 // to a map, so planning and execution can be tested without touching a host.
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -39,10 +40,14 @@ class FakeResource : public resources::ResourceOf<FakeObserved> {
     state->value = "predicted";
     return state;
   }
+  bool provided_by(const resources::Resource& requirement) const override {
+    return std::find(provided_by_.begin(), provided_by_.end(), requirement.id()) != provided_by_.end();
+  }
   std::vector<std::string> auto_requires() const override { return auto_; }
   std::string provider_hint() const override { return via_; }
   std::vector<resources::FileClaim> claims() const override { return claims_; }
   std::vector<std::string> auto_;
+  std::vector<std::string> provided_by_;  // ids whose planned change lifts a block
   std::string via_;  // another fake provider's name
   std::vector<resources::FileClaim> claims_;
 
@@ -142,7 +147,8 @@ inline resources::KindSpec fake_kind() {
   spec.key = "fakes";
   spec.compile = [](const resources::Node& value, resources::CompileContext& context) {
     for (const auto* item : context.reader().list(value, "fakes")) {
-      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via", "claims"}, "a fake")) {
+      if (!context.reader().check_keys(*item, {"name", "value", "requires", "auto", "via", "claims", "provided_by"},
+                                       "a fake")) {
         continue;
       }
       auto resource = std::make_unique<FakeResource>(item->find("name")->scalar,
@@ -150,6 +156,9 @@ inline resources::KindSpec fake_kind() {
                                                      item->location, item->path);
       if (const auto* automatic = item->find("auto")) {
         for (const auto& id : automatic->items) resource->auto_.push_back(id.scalar);
+      }
+      if (const auto* by = item->find("provided_by")) {
+        for (const auto& id : by->items) resource->provided_by_.push_back(id.scalar);
       }
       if (const auto* via = item->find("via")) resource->via_ = via->scalar;
       if (const auto* claims = item->find("claims")) {

@@ -195,6 +195,15 @@ TEST_F(GraphTest, UnknownTopLevelKeySuggestsNearest) {
   EXPECT_EQ(compiled.errors[0].location.line, 1);
 }
 
+TEST_F(GraphTest, UnknownTopLevelKeyHintListsOnlyKindsThatWork) {
+  auto compiled = compile_yaml("sysctls: {}\n", registry_);
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const std::string& hint = compiled.errors[0].hint;
+  EXPECT_NE(hint.find("timezone"), std::string::npos) << hint;
+  EXPECT_EQ(hint.find("sysctl"), std::string::npos) << hint;
+  EXPECT_EQ(hint.find("laitos"), std::string::npos) << hint;
+}
+
 TEST_F(GraphTest, EveryErrorIsReportedAtOnce) {
   auto compiled = compile_yaml("timezon: Etc/UTC\nfakes:\n  - {name: a, requires: [fake:x]}\n  - {name: b, colour: red}\n",
                                registry_);

@@ -121,7 +121,7 @@ TEST_F(PlanTest, UnobservableResourceIsUnknownInPlanAndFailsItsDependentsInApply
 }
 
 TEST_F(PlanTest, BlockedResourceIsPlannedAgainstPredictionAfterRequirement) {
-  compile_state("fakes: [{name: pkg}, {name: svc, requires: [fake:pkg]}]\n");
+  compile_state("fakes: [{name: pkg}, {name: svc, requires: [fake:pkg], provided_by: [fake:pkg]}]\n");
   fake_->blocked = {"svc"};
   observe_and_plan();
   EXPECT_EQ(at("fake:svc").status, Status::kDrifted);
@@ -140,6 +140,27 @@ TEST_F(PlanTest, BlockedResourceWithNothingPlannedBeforeItFails) {
   observe_and_plan();
   EXPECT_EQ(at("fake:svc").status, Status::kFailed);
   EXPECT_EQ(at("fake:svc").reason, "svc does not exist");
+}
+
+TEST_F(PlanTest, BlockedResourceWhoseOnlyPlannedRequirementCannotProvideItFails) {
+  compile_state("fakes: [{name: pkg}, {name: tz},\n"
+                "        {name: svc, requires: [fake:pkg, fake:tz], provided_by: [fake:pkg]}]\n");
+  fake_->world = {{"pkg", "on"}};
+  fake_->blocked = {"svc"};
+  observe_and_plan();
+  EXPECT_EQ(at("fake:tz").status, Status::kDrifted);
+  EXPECT_EQ(at("fake:svc").status, Status::kFailed);
+  EXPECT_EQ(at("fake:svc").reason, "svc does not exist");
+  EXPECT_TRUE(at("fake:svc").after.empty());
+}
+
+TEST_F(PlanTest, BlockedResourceIsPredictedOnlyAfterTheRequirementThatCanProvideIt) {
+  compile_state("fakes: [{name: pkg}, {name: tz},\n"
+                "        {name: svc, requires: [fake:pkg, fake:tz], provided_by: [fake:pkg]}]\n");
+  fake_->blocked = {"svc"};
+  observe_and_plan();
+  EXPECT_EQ(at("fake:svc").status, Status::kDrifted);
+  EXPECT_EQ(at("fake:svc").after, std::vector<std::string>{"fake:pkg"});
 }
 
 TEST_F(PlanTest, DriftLeftAfterApplyIsNotConverged) {
@@ -203,6 +224,29 @@ class ExecutorTest : public PlanTest {
   std::condition_variable hold_changed_;
   int running_ = 0, most_ = 0;
 };
+
+TEST(ReportTest, OneResourceIsCountedInTheSingular) {
+  Report report;
+  report.dry_run = true;
+  report.host = "web1";
+  ResourceReport one;
+  one.id = "timezone";
+  one.status = Status::kInSync;
+  report.resources.push_back(one);
+  finish(report);
+  const std::string text = render_text(report, TextOptions{});
+  EXPECT_NE(text.find(" of 1 resource on web1"), std::string::npos) << text;
+}
+
+TEST(ReportTest, ErrorsThatAreNotAboutTheInputCarryNoInputPrefix) {
+  const resources::Error run_error{resources::ErrorCode::kSystem, "applying changes needs root", resources::Location{},
+                                   "", ""};
+  EXPECT_EQ(run_error.str(), "applying changes needs root");
+  EXPECT_EQ(render_errors({run_error}, false), "error: applying changes needs root\n");
+  const resources::Error input_error{resources::ErrorCode::kInvalidValue, "bad", resources::Location{"", 2, 3}, "", ""};
+  EXPECT_EQ(input_error.str(), "<input>:2:3: bad");
+}
+
 
 TEST_F(ExecutorTest, BatchesOfDifferentProvidersRunInParallelUpToJobs) { EXPECT_EQ(most_batches_at_once(2), 2); }
 

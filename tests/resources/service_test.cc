@@ -77,6 +77,27 @@ TEST(ServiceTest, ObjectFormSetsRunningPackageAndRequires) {
   EXPECT_EQ(cron.enablement(), Enablement::kDisabled);
 }
 
+TEST(ServiceTest, OnlyItsPackageBeingInstalledCanProvideAMissingUnit) {
+  auto compiled = compile_yaml(
+      "timezone: Etc/UTC\n"
+      "packages:\n  present: [chrony, at]\n  absent: [openssh-server]\n"
+      "services:\n"
+      "  enabled:\n"
+      "    - {name: chronyd, package: chrony, requires: [timezone, package:at]}\n"
+      "    - atd\n"
+      "    - sshd\n");
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto& at = [&](const std::string& id) -> const Resource& {
+    return *compiled.graph.resources.at(compiled.graph.index.at(id));
+  };
+  const auto& chrony = service(compiled, "service:chronyd");
+  EXPECT_TRUE(chrony.provided_by(at("package:chrony")));
+  EXPECT_FALSE(chrony.provided_by(at("timezone")));
+  EXPECT_FALSE(chrony.provided_by(at("package:at")));  // required, but not the package it names
+  EXPECT_TRUE(service(compiled, "service:atd").provided_by(at("package:at")));  // the well-known package of atd
+  EXPECT_FALSE(service(compiled, "service:sshd").provided_by(at("package:openssh-server")));  // being removed
+}
+
 TEST(ServiceTest, SameServiceInTwoListsIsAConflictNamingBothPlaces) {
   auto compiled = compile_yaml("services:\n  enabled: [nginx]\n  disabled: [nginx.service]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
