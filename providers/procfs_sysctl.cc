@@ -190,6 +190,11 @@ std::vector<ChangeOutcome> ProcfsSysctlProvider::apply(Session& session, std::sp
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const Change& change = changes[i];
     const auto& sysctl = *change.resource;
+    if (change.drifted(SysctlField::kLive) && !change.observed->writable) {
+      outcomes[i] = ChangeOutcome::failed(sysctl.key() + " is read-only on this kernel; it stays " +
+                                          change.observed->live);
+      continue;
+    }
     if (change.drifted(SysctlField::kLive)) {
       const auto started = std::chrono::steady_clock::now();
       auto written = write_proc(host.path(proc_path(sysctl.key())), sysctl.value());

@@ -80,6 +80,21 @@ TEST(SysctlHostTest, NetKeysLiveAndPersistedDryRunLaterOverrideAndUnknownKey) {
     EXPECT_EQ(host->reconcile({"/tmp/net.yaml"}).exit_code, 2);
     EXPECT_EQ(host->exec({"cat", cookies}).out, "2\n");
 
+    // A value the kernel refuses fails that key with the kernel's error; the other key still converges.
+    host->write_file("/tmp/refused.yaml",
+                     "sysctl:\n  keys:\n    net.ipv4.ip_local_port_range: \"30000 20000\"\n"
+                     "    net.ipv4.tcp_syncookies: 1\n");
+    auto refused = host->reconcile({"/tmp/refused.yaml"});
+    EXPECT_EQ(refused.exit_code, 6) << refused.out << refused.err;
+    EXPECT_NE(refused.out.find("the kernel refused net.ipv4.ip_local_port_range = 30000 20000: Invalid argument"),
+              std::string::npos)
+        << refused.out;
+    EXPECT_EQ(host->exec({"cat", range}).out, "20000\t30000\n");
+    EXPECT_EQ(host->exec({"cat", cookies}).out, "1\n");
+    EXPECT_NE(host->exec({"cat", "/etc/sysctl.d/90-reconcile.conf"}).out.find("ip_local_port_range = 20000 30000"),
+              std::string::npos)
+        << "a refused value is not persisted";
+
     std::string why;
     EXPECT_TRUE(host->down(&why)) << why;
   }

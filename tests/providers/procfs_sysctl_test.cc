@@ -140,6 +140,15 @@ TEST_F(ProcfsSysctlTest, ReadOnlyKeysAreNotPersisted) {
   auto seen = observe({&mc});
   EXPECT_TRUE(mc.diff(*seen[0].state).empty());
   EXPECT_EQ(seen[0].note, "read-only on this kernel, so not persisted");
+  SysctlResource one("net.ipv4.conf.all.mc_forwarding", "1", "", {}, "k");
+  auto drift = one.diff(*seen[0].state);
+  ASSERT_EQ(drift.size(), 1u);
+  EXPECT_EQ(drift[0].reason, "read-only on this kernel");
+  const Change change{&one, seen[0].state.get(), &drift};
+  auto outcomes = provider_.apply_changes(session_, std::span<const Change>(&change, 1));
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kFailed);
+  EXPECT_EQ(outcomes[0].message, "net.ipv4.conf.all.mc_forwarding is read-only on this kernel; it stays 0");
+  EXPECT_FALSE(std::filesystem::exists(root_.path() / "etc/sysctl.d/90-reconcile.conf"));
 }
 
 TEST_F(ProcfsSysctlTest, ALaterDropInThatOverridesOursIsReported) {
