@@ -114,7 +114,9 @@ std::vector<resources::Error> ProcfsSysctlProvider::validate(
   std::optional<std::vector<std::string>> keys;       // listed once, only when a key is unknown
   for (const auto* resource : resources) {
     std::error_code ec;
-    if (resource->optional() || std::filesystem::exists(host.path(proc_path(resource->key())), ec)) continue;
+    if (resource->optional() || std::filesystem::is_regular_file(host.path(proc_path(resource->key())), ec)) {
+      continue;
+    }
     if (!keys) keys = list_sysctl_keys(host.path(kProcSys));
     std::string hint = resources::did_you_mean(resource->key(), *keys);
     if (hint.empty()) hint = "keys are the files under /proc/sys, with dots for slashes";

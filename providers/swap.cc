@@ -376,7 +376,10 @@ std::vector<Observation> SwapoffProvider::observe(Session& session,
       continue;
     }
     auto seen = std::make_unique<SwapOffObserved>();
-    for (const auto& area : *areas) seen->active.push_back(area.path);
+    for (const auto& area : *areas) {
+      seen->active.push_back(area.path);
+      seen->used_kib += area.used_kib;
+    }
     for (const auto& [key, record] : fstab->all(resources::FragmentKind::kFstabRecord)) {
       const auto fields = words(record);
       if (fields.size() >= 3 && fields[2] == "swap") seen->fstab.push_back(key);
@@ -392,6 +395,15 @@ std::vector<ChangeOutcome> SwapoffProvider::apply(Session& session, std::span<co
   for (const Change& change : changes) {
     ChangeOutcome outcome;
     if (change.drifted(SwapOffField::kActive)) {
+      // What is swapped out must fit in memory, else swapoff would fight the OOM killer.
+      auto meminfo = read_file(host.path(kMeminfo), 1 << 20);
+      const auto available = meminfo ? meminfo_kib(*meminfo, "MemAvailable") : std::nullopt;
+      if (available && change.observed->used_kib >= *available) {
+        outcomes.push_back(ChangeOutcome::failed("cannot turn swap off now: " + mib(change.observed->used_kib) +
+                                                 " are swapped out and only " + mib(*available) +
+                                                 " of memory are available; swap was left on"));
+        continue;
+      }
       std::string failed;
       for (const auto& path : change.observed->active) {
         ChangeOutcome one;

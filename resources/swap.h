@@ -65,6 +65,7 @@ std::string_view field_name(SwapOffField field);
 class SwapOffObserved : public Observed {
  public:
   std::vector<std::string> active;  // paths in /proc/swaps
+  std::uint64_t used_kib = 0;       // swapped out to them now, in all
   std::vector<std::string> fstab;   // sources of /etc/fstab swap records that are not comments
 
   std::vector<Field> fields() const override;

@@ -227,6 +227,20 @@ TEST_F(SwapTest, OffTurnsEverySwapOffAndCommentsOutFstabLines) {
   EXPECT_TRUE(converge(swapoff_, off).empty());
 }
 
+TEST_F(SwapTest, OffFailsWithoutTouchingAnythingWhenMemoryCannotHoldWhatIsSwappedOut) {
+  root_.write("proc/swaps", std::string(kHeader) + "/dev/sdb1\tpartition\t1024000\t900000\t-2\n");
+  root_.write("proc/meminfo", "MemTotal: 4000000 kB\nMemAvailable:     300000 kB\n");
+  SwapOffResource off({}, "swap.off");
+  auto outcomes = converge(swapoff_, off);
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].result, ChangeOutcome::Result::kFailed);
+  EXPECT_EQ(outcomes[0].message,
+            "cannot turn swap off now: 879 MiB are swapped out and only 293 MiB of memory are available; swap was "
+            "left on");
+  EXPECT_TRUE(tools_.calls.empty());
+  EXPECT_EQ(root_.read("etc/fstab"), kFstab);
+}
+
 TEST_F(SwapTest, ProcSwapsIsParsedWithEscapes) {
   auto areas = parse_proc_swaps(std::string(kHeader) + "/var/swap/a\\040b\tfile\t16380\t12\t-2\n");
   ASSERT_EQ(areas.size(), 1u);
