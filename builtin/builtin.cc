@@ -2,11 +2,15 @@
 
 #include "providers/apt.h"
 #include "providers/localtime.h"
+#include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shadow.h"
+#include "providers/swap.h"
 #include "providers/systemd.h"
 #include "resources/package.h"
 #include "resources/service.h"
+#include "resources/swap.h"
+#include "resources/sysctl.h"
 #include "resources/timezone.h"
 #include "resources/user.h"
 
@@ -18,8 +22,6 @@ engine::Registry registry() {
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
   registry.add_planned_key("firewall", "open ports and connection throttling");
-  registry.add_planned_key("swap", "a swap file");
-  registry.add_planned_key("sysctl", "kernel parameters");
   registry.add_planned_key("files", "file contents and modes");
   registry.add_planned_key("checks", "TCP ports that must answer");
   registry.add_planned_key("script", "a script run after everything else");
@@ -42,6 +44,13 @@ engine::Registry registry() {
   // (users)
   registry.add_kind(resources::users_kind());
   registry.add_provider(std::make_unique<providers::ShadowProvider>());
+  // (swap)
+  registry.add_kind(resources::swap_kind());
+  registry.add_provider(std::make_unique<providers::SwapfileProvider>());
+  registry.add_provider(std::make_unique<providers::SwapoffProvider>());
+  // (sysctl)
+  registry.add_kind(resources::sysctl_kind());
+  registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
   return registry;
 }
 

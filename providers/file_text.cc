@@ -315,6 +315,13 @@ bool FileText::remove(const Fragment& fragment) {
   return !found.empty();
 }
 
+bool FileText::comment_out(const Fragment& fragment) {
+  if (fragment.kind != FragmentKind::kKeyedLine && fragment.kind != FragmentKind::kFstabRecord) return false;
+  const auto found = find(fragment);
+  for (const std::size_t i : found) lines_[i].text = "#" + lines_[i].text;
+  return !found.empty();
+}
+
 std::string FileText::bytes() const {
   std::string out = bom_;
   for (const auto& line : lines_) out += line.text + line.eol;

@@ -32,6 +32,9 @@ class FileText {
   std::expected<bool, std::string> set(const resources::Fragment& fragment, std::string_view content);
   /// Takes the fragment out (the whole file: the file is removed); true when it was there.
   bool remove(const resources::Fragment& fragment);
+  /// Turns every line of a keyed line or fstab record into a comment ('#' before its bytes, which stay);
+  /// true when there was one. Other kinds are left alone (false).
+  bool comment_out(const resources::Fragment& fragment);
 
   bool exists() const { return exists_; }
   /// The file's bytes as they are now.

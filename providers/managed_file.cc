@@ -220,6 +220,12 @@ bool FileEdit::remove(const Fragment& fragment) {
   return removed;
 }
 
+bool FileEdit::comment_out(const Fragment& fragment) {
+  const bool done = text_.comment_out(fragment);
+  if (done) touched_.insert(fragment);
+  return done;
+}
+
 bool FileEdit::changed() const {
   if (text_.exists() != existed_) return true;
   return existed_ && text_.bytes() != original_;

@@ -68,6 +68,8 @@ class FileEdit {
   std::expected<bool, std::string> set(const resources::Fragment& fragment, std::string_view content);
   /// FileText::remove, counting the fragment as changed.
   bool remove(const resources::Fragment& fragment);
+  /// FileText::comment_out, counting the fragment as changed.
+  bool comment_out(const resources::Fragment& fragment);
   /// The content differs from what was read.
   bool changed() const;
   /// The report step of committing now: "write /etc/fstab (2 fragments)", "create …", "remove …".

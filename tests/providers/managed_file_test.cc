@@ -319,5 +319,19 @@ TEST_F(ManagedFileTest, SymlinkIsReplacedAtomicallyOnlyWhenItDiffers) {
   EXPECT_EQ(listing("etc"), (std::vector<std::string>{"localtime"}));
 }
 
+TEST(FileTextTest, CommentOutKeepsTheLinesBytesAndEndsTheFragment) {
+  auto text = FileText::parse("a = 1\r\n/dev/sdb1\tnone  swap sw 0 0\r\n# c\r\n/dev/sdb1 none swap sw 0 0");
+  ASSERT_TRUE(text.has_value());
+  const auto swap = resources::fstab_record("/dev/sdb1", "none");
+  EXPECT_EQ(text->occurrences(swap), 2u);
+  EXPECT_TRUE(text->comment_out(swap));
+  EXPECT_EQ(text->bytes(), "a = 1\r\n#/dev/sdb1\tnone  swap sw 0 0\r\n# c\r\n#/dev/sdb1 none swap sw 0 0");
+  EXPECT_EQ(text->get(swap), std::nullopt);
+  EXPECT_FALSE(text->comment_out(swap));
+  EXPECT_TRUE(text->comment_out(resources::keyed_line("a")));
+  EXPECT_FALSE(text->comment_out(resources::whole_file()));
+  EXPECT_TRUE(text->bytes().starts_with("#a = 1\r\n"));
+}
+
 }  // namespace
 }  // namespace reconcile::providers
