@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <map>
 #include <set>
 
 #include "builtin/builtin.h"
@@ -164,6 +165,11 @@ TEST(SchemaTest, AtEveryDepthTheCompilerAcceptsExactlyTheKeysTheSchemaDeclares) 
   const Registry registry = builtin::registry();
   const std::string unknown = "zzzzzzzzzzzzzzzzzzzz";
   int checked = 0;
+  // The branches of a oneOf at one place (swap: a size, or off) together declare what the compiler accepts there.
+  std::map<std::string, std::set<std::string>> declared_at;
+  for (const auto& level : levels(schema)) {
+    for (const auto& [key, child] : (*level.object)["properties"].items()) declared_at[level.path].insert(key);
+  }
   for (const auto& level : levels(schema)) {
     const std::string where = level.path.empty() ? "the top level" : level.path;
     EXPECT_EQ(level.object->value("additionalProperties", json(true)), json(false))
@@ -171,8 +177,7 @@ TEST(SchemaTest, AtEveryDepthTheCompilerAcceptsExactlyTheKeysTheSchemaDeclares) 
     json object = minimal_object(schema, *level.object);
     object[unknown] = 1;
     const json document = level.wrap(object);
-    std::set<std::string> declared;
-    for (const auto& [key, child] : (*level.object)["properties"].items()) declared.insert(key);
+    const std::set<std::string>& declared = declared_at[level.path];
     std::optional<resources::Error> refused;
     for (const auto& error : compile_errors(document, registry)) {
       if (error.code == resources::ErrorCode::kUnknownKey && error.key_path.ends_with(unknown)) refused = error;
