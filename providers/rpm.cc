@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <expected>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -47,19 +48,15 @@ bool manager_ok(RpmManager manager, const ExecResult& result) {
   return result.ok() || (manager == RpmManager::kZypper && zypper_ok(result));
 }
 
-// Every version the repositories offer of `names` (all names when empty), from one query.
-std::optional<std::map<std::string, std::vector<std::string>>> query_available(
-    const Host& host, RpmManager manager, const std::vector<std::string>& names, std::vector<Step>* steps,
-    std::string* error) {
+// Every version the repositories offer of `names` (all names when empty), from one query, or why it failed.
+std::expected<std::map<std::string, std::vector<std::string>>, std::string> query_available(
+    const Host& host, RpmManager manager, const std::vector<std::string>& names, std::vector<Step>* steps) {
   const std::vector<std::string> argv =
       manager == RpmManager::kDnf ? dnf_available_argv(host, names) : zypper_available_argv(host, names);
   const ExecResult result = run_package_tool(host, argv);
   if (steps != nullptr) steps->push_back(step_of(argv, result));
   const bool ok = manager == RpmManager::kDnf ? result.ok() : zypper_search_ok(result);
-  if (!ok) {
-    *error = argv[0] + ": " + result.status_text() + ": " + result.tail(3);
-    return std::nullopt;
-  }
+  if (!ok) return std::unexpected(argv[0] + ": " + result.status_text() + ": " + result.tail_line(3));
   return manager == RpmManager::kDnf ? parse_dnf_available(result.out) : parse_zypper_available(result.out);
 }
 
@@ -142,13 +139,13 @@ std::vector<Observation> RpmProvider::observe(Session& session, std::span<const 
     }
     seen.push_back(std::move(observed));
   }
-  std::optional<std::map<std::string, std::vector<std::string>>> available;
-  if (!ask.empty()) available = query_available(host, manager_, ask, nullptr, &error);
+  std::expected<std::map<std::string, std::vector<std::string>>, std::string> available;
+  if (!ask.empty()) available = query_available(host, manager_, ask, nullptr);
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const std::string& name = resources[i]->name();
     const bool asked = std::find(ask.begin(), ask.end(), name) != ask.end();
     if (asked && !available) {
-      out.push_back(Observation::unknown("not observable: " + error));
+      out.push_back(Observation::unknown("not observable: " + available.error()));
       continue;
     }
     if (asked) fill(*seen[i], *available, name);
@@ -179,9 +176,8 @@ std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const 
     std::vector<Step> steps;
     const auto refresh = with(manager_argv(host, manager_), {manager_ == RpmManager::kDnf ? "makecache" : "refresh"});
     steps.push_back(step_of(refresh, run_package_tool(host, refresh)));
-    std::string error;
-    const auto available = query_available(host, manager_, unknown, &steps, &error);
-    std::optional<std::map<std::string, std::vector<std::string>>> all;
+    const auto available = query_available(host, manager_, unknown, &steps);
+    std::optional<std::expected<std::map<std::string, std::vector<std::string>>, std::string>> all;
     std::vector<std::size_t> still;
     for (const std::size_t i : installs) {
       const auto& package = *changes[i].resource;
@@ -191,17 +187,17 @@ std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const 
       if (available && knows(seen[i], package)) continue;
       std::string why;
       if (!available) {
-        why = error;
+        why = available.error();
       } else if (!seen[i].available.empty()) {
         std::string versions;
         for (const auto& v : seen[i].available) versions += (versions.empty() ? "" : ", ") + v;
         why = "version " + package.version() + " of " + package.name() +
               " is not in the repositories (available: " + versions + ")";
       } else {
-        if (!all) all = query_available(host, manager_, {}, nullptr, &error);
+        if (!all) all = query_available(host, manager_, {}, nullptr);
         std::vector<std::string> names;
-        if (all) {
-          for (const auto& [name, versions] : *all) names.push_back(name);
+        if (*all) {
+          for (const auto& [name, versions] : **all) names.push_back(name);
         }
         why = "unknown package '" + package.name() + "': the repositories do not have it";
         const std::string hint = resources::did_you_mean(package.name(), names);
