@@ -8,9 +8,8 @@ void CompileContext::read_requires(const Node& entry_map, Resource& resource) {
   for (const Node* item : reader().list(*requires_node, "resource ids such as package:nginx", true)) {
     auto id = reader().string(*item, "a resource id such as package:nginx");
     if (!id) continue;
-    const std::string problem = check_name(*id, ":._-+@/");
-    if (!problem.empty()) {
-      reader().fail(*item, ErrorCode::kInvalidValue, "invalid resource id: " + problem,
+    if (const auto checked = check_name(*id, ":._-+@/"); !checked) {
+      reader().fail(*item, ErrorCode::kInvalidValue, "invalid resource id: " + checked.error(),
                     "write ids as kind:name, e.g. package:nginx");
       continue;
     }

@@ -147,18 +147,20 @@ Drift UpgradeResource::diff_of(const UpgradesObserved& seen) const {
   return drift;
 }
 
-std::string check_package_name(std::string_view name) {
-  std::string problem = check_name(name, "+-._", 128);
-  if (!problem.empty()) return problem;
-  if (!std::isalnum(static_cast<unsigned char>(name.front()))) return "a package name starts with a letter or digit";
-  return "";
+std::expected<void, std::string> check_package_name(std::string_view name) {
+  if (auto named = check_name(name, "+-._", 128); !named) return named;
+  if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
+    return std::unexpected("a package name starts with a letter or digit");
+  }
+  return {};
 }
 
-std::string check_package_version(std::string_view version) {
-  std::string problem = check_name(version, ".+~:-_^", 128);
-  if (!problem.empty()) return problem;
-  if (!std::isalnum(static_cast<unsigned char>(version.front()))) return "a version starts with a digit or letter";
-  return "";
+std::expected<void, std::string> check_package_version(std::string_view version) {
+  if (auto named = check_name(version, ".+~:-_^", 128); !named) return named;
+  if (!std::isalnum(static_cast<unsigned char>(version.front()))) {
+    return std::unexpected("a version starts with a digit or letter");
+  }
+  return {};
 }
 
 namespace {
@@ -191,9 +193,8 @@ void compile_entry(const Node& entry, PackageState state, const Defaults& defaul
   }
   auto name = reader.string(*name_node, "a package name such as nginx");
   if (!name) return;
-  const std::string problem = check_package_name(*name);
-  if (!problem.empty()) {
-    reader.fail(*name_node, ErrorCode::kInvalidValue, "invalid package name '" + *name + "': " + problem,
+  if (const auto checked = check_package_name(*name); !checked) {
+    reader.fail(*name_node, ErrorCode::kInvalidValue, "invalid package name '" + *name + "': " + checked.error(),
                 "package names look like nginx, libssl3 or g++-12");
     return;
   }
@@ -205,9 +206,8 @@ void compile_entry(const Node& entry, PackageState state, const Defaults& defaul
     if (const Node* v = entry.find("version")) {
       auto version = reader.string(*v, "a version such as \"1.22.1-9\"", true);
       if (!version) return;
-      const std::string bad = check_package_version(*version);
-      if (!bad.empty()) {
-        reader.fail(*v, ErrorCode::kInvalidValue, "invalid version '" + *version + "': " + bad,
+      if (const auto checked = check_package_version(*version); !checked) {
+        reader.fail(*v, ErrorCode::kInvalidValue, "invalid version '" + *version + "': " + checked.error(),
                     "versions look like 1.22.1-9 or 1:2.3~rc1-1");
         return;
       }

@@ -3,6 +3,7 @@
 // optionally pinned to a version), and `upgrade: security|all` is the one `packages:upgrade` resource.
 
 #include <optional>
+#include <expected>
 #include <string>
 #include <vector>
 
@@ -125,10 +126,10 @@ class UpgradeResource : public ResourceOf<UpgradesObserved> {
   int lock_wait_ = 60;
 };
 
-/// "" when `name` is a valid package name (Debian or RPM charset), else what is wrong.
-std::string check_package_name(std::string_view name);
-/// "" when `version` is a valid package version, else what is wrong.
-std::string check_package_version(std::string_view version);
+/// Nothing when `name` is a valid package name (Debian or RPM charset), else what is wrong.
+std::expected<void, std::string> check_package_name(std::string_view name);
+/// Nothing when `version` is a valid package version, else what is wrong.
+std::expected<void, std::string> check_package_version(std::string_view version);
 
 /// The `packages` key.
 KindSpec packages_kind();

@@ -3,6 +3,7 @@
 // and a diff against what was observed. Platform-free: no I/O, no logging.
 
 #include <memory>
+#include <expected>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -142,7 +143,8 @@ class ResourceOf : public Resource {
 };
 
 /// Checks a name against a strict charset (letters, digits and `extra`), length 1..max_length.
-/// Returns "" when valid, else what is wrong with it.
-std::string check_name(std::string_view name, std::string_view extra, std::size_t max_length = 128);
+/// Nothing when valid, else what is wrong with it.
+std::expected<void, std::string> check_name(std::string_view name, std::string_view extra,
+                                            std::size_t max_length = 128);
 
 }  // namespace reconcile::resources

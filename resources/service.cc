@@ -235,21 +235,24 @@ bool ServiceResource::provided_by(const Resource& requirement) const {
   return false;
 }
 
-std::string check_unit_name(std::string_view name) {
-  std::string problem = check_name(name, "-_.@:", 240);
-  if (!problem.empty()) return problem;
-  if (name.front() == '.' || name.front() == '@') return "a unit name starts with a letter or digit";
+std::expected<void, std::string> check_unit_name(std::string_view name) {
+  if (auto named = check_name(name, "-_.@:", 240); !named) return named;
+  if (name.front() == '.' || name.front() == '@') return std::unexpected("a unit name starts with a letter or digit");
   const std::size_t at = name.find('@');
   if (at != std::string_view::npos) {
-    if (name.find('@', at + 1) != std::string_view::npos) return "a unit name has at most one '@'";
+    if (name.find('@', at + 1) != std::string_view::npos) return std::unexpected("a unit name has at most one '@'");
     const std::string unit = unit_for(name);
     const std::size_t dot = unit.rfind('.');
-    if (dot == at + 1) return "'" + std::string(name.substr(0, at)) + "@' is a template: name an instance, such as " +
-                              std::string(name.substr(0, at)) + "@tty2";
+    if (dot == at + 1) {
+      return std::unexpected("'" + std::string(name.substr(0, at)) + "@' is a template: name an instance, such as " +
+                             std::string(name.substr(0, at)) + "@tty2");
+    }
   }
   const std::size_t dot = name.rfind('.');
-  if (dot != std::string_view::npos && dot + 1 == name.size()) return "a unit name does not end with '.'";
-  return "";
+  if (dot != std::string_view::npos && dot + 1 == name.size()) {
+    return std::unexpected("a unit name does not end with '.'");
+  }
+  return {};
 }
 
 std::string unit_for(std::string_view name) {
@@ -311,9 +314,8 @@ void compile_entry(const Node& item, Enablement list, CompileContext& context) {
     if (const Node* node = item.find("package")) {
       auto value = reader.string(*node, "a package name such as nginx");
       if (!value) return;
-      const std::string problem = check_name(*value, "-_.+", 128);
-      if (!problem.empty()) {
-        reader.fail(*node, ErrorCode::kInvalidValue, "invalid package name '" + *value + "': " + problem);
+      if (const auto checked = check_name(*value, "-_.+", 128); !checked) {
+        reader.fail(*node, ErrorCode::kInvalidValue, "invalid package name '" + *value + "': " + checked.error());
         return;
       }
       package = *value;
@@ -321,9 +323,8 @@ void compile_entry(const Node& item, Enablement list, CompileContext& context) {
   }
   auto name = reader.string(*name_node, "a service name such as nginx");
   if (!name) return;
-  const std::string problem = check_unit_name(*name);
-  if (!problem.empty()) {
-    reader.fail(*name_node, ErrorCode::kInvalidValue, "invalid service name '" + *name + "': " + problem,
+  if (const auto checked = check_unit_name(*name); !checked) {
+    reader.fail(*name_node, ErrorCode::kInvalidValue, "invalid service name '" + *name + "': " + checked.error(),
                 "service names look like nginx, ssh, getty@tty2 or docker.socket");
     return;
   }

@@ -7,6 +7,7 @@
 //     masked: [rpcbind]
 
 #include <optional>
+#include <expected>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,9 +100,9 @@ class ServiceResource : public ResourceOf<ServiceObserved> {
 /// section…"), or "" when it can be.
 std::string fixed_enablement_note(const ServiceObserved& seen);
 
-/// "" when `name` is a valid unit name for the services key (nginx, getty@tty2, docker.socket),
+/// Nothing when `name` is a valid unit name for the services key (nginx, getty@tty2, docker.socket),
 /// else what is wrong with it.
-std::string check_unit_name(std::string_view name);
+std::expected<void, std::string> check_unit_name(std::string_view name);
 
 /// The unit a name means: "nginx" → "nginx.service"; names with a unit suffix stay as they are.
 std::string unit_for(std::string_view name);

@@ -112,22 +112,21 @@ Drift SwapOffResource::diff_of(const SwapOffObserved& seen) const {
   return drift;
 }
 
-std::string check_swap_path(std::string_view path) {
-  std::string problem = check_name(path, "/._-+", 4095);
-  if (!problem.empty()) return problem;
-  if (path.front() != '/') return "the path must be absolute";
-  if (path.back() == '/') return "the path names a file, not a directory";
+std::expected<void, std::string> check_swap_path(std::string_view path) {
+  if (auto named = check_name(path, "/._-+", 4095); !named) return named;
+  if (path.front() != '/') return std::unexpected("the path must be absolute");
+  if (path.back() == '/') return std::unexpected("the path names a file, not a directory");
   std::size_t start = 1;
   while (start <= path.size()) {
     const std::size_t end = std::min(path.find('/', start), path.size());
     const std::string_view part = path.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return "the path has no empty, '.' or '..' parts";
+    if (part.empty() || part == "." || part == "..") return std::unexpected("the path has no empty, '.' or '..' parts");
     start = end + 1;
   }
   for (const std::string_view system : {"/proc/", "/sys/", "/dev/", "/run/", "/tmp/"}) {
-    if (path.starts_with(system)) return "swap files do not go under " + std::string(system);
+    if (path.starts_with(system)) return std::unexpected("swap files do not go under " + std::string(system));
   }
-  return "";
+  return {};
 }
 
 KindSpec swap_kind() {
@@ -164,9 +163,8 @@ KindSpec swap_kind() {
     if (file != nullptr) {
       auto given = reader.string(*file, "an absolute path such as /swapfile");
       if (!given) return;
-      const std::string problem = check_swap_path(*given);
-      if (!problem.empty()) {
-        reader.fail(*file, ErrorCode::kInvalidValue, "invalid swap file path '" + *given + "': " + problem,
+      if (const auto checked = check_swap_path(*given); !checked) {
+        reader.fail(*file, ErrorCode::kInvalidValue, "invalid swap file path '" + *given + "': " + checked.error(),
                     "write file: /swapfile");
         return;
       }

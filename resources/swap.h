@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <expected>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,8 @@ class SwapOffResource : public ResourceOf<SwapOffObserved> {
   Drift diff_of(const SwapOffObserved& seen) const override;
 };
 
-/// "" when `path` is an absolute, normal path a swap file may have, else what is wrong.
-std::string check_swap_path(std::string_view path);
+/// Nothing when `path` is an absolute, normal path a swap file may have, else what is wrong.
+std::expected<void, std::string> check_swap_path(std::string_view path);
 
 /// The `swap` key.
 KindSpec swap_kind();

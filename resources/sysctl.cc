@@ -126,13 +126,12 @@ struct Preset {
 };
 constexpr Preset kPresets[] = {{"hardened", kHardened}, {"throughput", kThroughput}, {"laitos", kLaitos}};
 
-std::string check_sysctl_key(std::string_view key) {
-  std::string problem = check_name(key, "._-/", 255);
-  if (!problem.empty()) return problem;
+std::expected<void, std::string> check_sysctl_key(std::string_view key) {
+  if (auto named = check_name(key, "._-/", 255); !named) return named;
   if (key.front() == '.' || key.back() == '.' || key.find("..") != std::string_view::npos) {
-    return "a key is names joined by single dots, such as vm.swappiness";
+    return std::unexpected("a key is names joined by single dots, such as vm.swappiness");
   }
-  return "";
+  return {};
 }
 
 }  // namespace
@@ -254,9 +253,9 @@ KindSpec sysctl_kind() {
                     "write keys: {vm.swappiness: 10}");
       } else {
         for (const auto& entry : keys->entries) {
-          const std::string problem = check_sysctl_key(entry.key);
-          if (!problem.empty()) {
-            reader.fail(entry.value, ErrorCode::kInvalidValue, "invalid sysctl key '" + entry.key + "': " + problem);
+          if (const auto checked = check_sysctl_key(entry.key); !checked) {
+            reader.fail(entry.value, ErrorCode::kInvalidValue,
+                        "invalid sysctl key '" + entry.key + "': " + checked.error());
             continue;
           }
           auto text = reader.string(entry.value, "a value such as 10 or \"32768 65000\"", true);

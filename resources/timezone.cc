@@ -36,18 +36,19 @@ std::vector<FileClaim> TimezoneResource::claims() const {
   return {{"/etc/localtime", whole_file()}, {"/etc/timezone", whole_file()}};
 }
 
-std::string check_zone_name(std::string_view zone) {
-  std::string problem = check_name(zone, "/_+-", 255);
-  if (!problem.empty()) return problem;
-  if (zone.front() == '/' || zone.back() == '/') return "a zone name neither starts nor ends with '/'";
+std::expected<void, std::string> check_zone_name(std::string_view zone) {
+  if (auto named = check_name(zone, "/_+-", 255); !named) return named;
+  if (zone.front() == '/' || zone.back() == '/') return std::unexpected("a zone name neither starts nor ends with '/'");
   std::size_t start = 0;
   while (start <= zone.size()) {
     const std::size_t end = std::min(zone.find('/', start), zone.size());
     const std::string_view part = zone.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return "a zone name has no empty, '.' or '..' parts";
+    if (part.empty() || part == "." || part == "..") {
+      return std::unexpected("a zone name has no empty, '.' or '..' parts");
+    }
     start = end + 1;
   }
-  return "";
+  return {};
 }
 
 KindSpec timezone_kind() {
@@ -67,9 +68,8 @@ KindSpec timezone_kind() {
     }
     auto zone = reader.string(*zone_node, "a time zone name such as Europe/Helsinki");
     if (!zone) return;
-    const std::string problem = check_zone_name(*zone);
-    if (!problem.empty()) {
-      reader.fail(*zone_node, ErrorCode::kInvalidValue, "invalid time zone name '" + *zone + "': " + problem,
+    if (const auto checked = check_zone_name(*zone); !checked) {
+      reader.fail(*zone_node, ErrorCode::kInvalidValue, "invalid time zone name '" + *zone + "': " + checked.error(),
                   "zone names look like Europe/Helsinki or Etc/UTC");
       return;
     }

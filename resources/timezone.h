@@ -2,6 +2,7 @@
 // The system time zone: /etc/localtime pointing into the zone database, and /etc/timezone
 // where the distribution keeps it.
 
+#include <expected>
 #include <string>
 
 #include "resources/kind.h"
@@ -42,8 +43,8 @@ class TimezoneResource : public ResourceOf<TimezoneObserved> {
   std::string zone_;
 };
 
-/// "" when `zone` is spelled like a zone name ("Area/City"), else what is wrong.
-std::string check_zone_name(std::string_view zone);
+/// Nothing when `zone` is spelled like a zone name ("Area/City"), else what is wrong.
+std::expected<void, std::string> check_zone_name(std::string_view zone);
 
 /// The `timezone` key.
 KindSpec timezone_kind();

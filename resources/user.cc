@@ -50,7 +50,7 @@ std::string day_text(std::int64_t days) {
   return buffer;
 }
 
-std::string check_user_name(std::string_view name) {
+std::expected<void, std::string> check_user_name(std::string_view name) {
   return check_name(name, "_-.$", 32);
 }
 
@@ -201,9 +201,8 @@ namespace {
 std::optional<std::string> read_user_name(NodeReader& reader, const Node& node) {
   auto name = reader.string(node, "an account name such as alice");
   if (!name) return std::nullopt;
-  const std::string problem = check_user_name(*name);
-  if (!problem.empty()) {
-    reader.fail(node, ErrorCode::kInvalidValue, "invalid account name '" + *name + "': " + problem,
+  if (const auto checked = check_user_name(*name); !checked) {
+    reader.fail(node, ErrorCode::kInvalidValue, "invalid account name '" + *name + "': " + checked.error(),
                 "account names look like alice or deploy_ci: lower-case letters, digits, '_' and '-'");
     return std::nullopt;
   }
@@ -211,8 +210,8 @@ std::optional<std::string> read_user_name(NodeReader& reader, const Node& node) 
 }
 
 // Why a path cannot be an account's home: usermod --move-home would rewrite the account to it and then fail to
-// move, or move a system directory. "" when it can be.
-std::string system_directory(std::string path) {
+// move, or move a system directory.
+std::expected<void, std::string> not_a_system_directory(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   static constexpr std::string_view kExact[] = {"/",        "/bin",     "/boot",      "/dev",     "/etc",
                                                 "/home",    "/lib",     "/lib32",     "/lib64",   "/libx32",
@@ -222,18 +221,21 @@ std::string system_directory(std::string path) {
                                                 "/var",     "/var/lib", "/var/log",   "/var/cache", "/var/tmp"};
   static constexpr std::string_view kUnder[] = {"/boot/", "/dev/", "/etc/", "/proc/", "/run/", "/sys/"};
   for (const auto dir : kExact) {
-    if (path == dir) return "is a system directory";
+    if (path == dir) return std::unexpected("is a system directory");
   }
   for (const auto dir : kUnder) {
-    if (path.starts_with(dir)) return "is inside " + std::string(dir.substr(0, dir.size() - 1)) + ", a system directory";
+    if (path.starts_with(dir)) {
+      return std::unexpected("is inside " + std::string(dir.substr(0, dir.size() - 1)) + ", a system directory");
+    }
   }
-  return "";
+  return {};
 }
 
 std::optional<std::string> read_path(NodeReader& reader, const Node& node, std::string_view what) {
   auto path = reader.string(node, what);
   if (!path) return std::nullopt;
-  std::string problem = check_name(*path, "/._-+", 255);
+  const auto named = check_name(*path, "/._-+", 255);
+  std::string problem = named ? "" : named.error();
   if (problem.empty() && !path->starts_with("/")) problem = "it is not an absolute path";
   if (problem.empty() && (path->find("/../") != std::string::npos || path->ends_with("/.."))) {
     problem = "it contains '..'";
@@ -274,9 +276,11 @@ std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, Co
   if (const Node* groups = item.find("groups")) {
     for (const Node* group : reader.list(*groups, "group names such as sudo", true)) {
       auto group_name = reader.string(*group, "a group name such as sudo");
-      const std::string problem = group_name ? check_user_name(*group_name) : "";
-      if (!group_name || !problem.empty()) {
-        if (group_name) reader.fail(*group, ErrorCode::kInvalidValue, "invalid group name '" + *group_name + "': " + problem);
+      const auto checked = group_name ? check_user_name(*group_name) : std::expected<void, std::string>();
+      if (!group_name || !checked) {
+        if (group_name) {
+          reader.fail(*group, ErrorCode::kInvalidValue, "invalid group name '" + *group_name + "': " + checked.error());
+        }
         ok = false;
         continue;
       }
@@ -292,9 +296,8 @@ std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, Co
   if (const Node* home = item.find("home")) {
     resource->home = read_path(reader, *home, "a home directory such as /home/alice");
     if (resource->home) {
-      const std::string problem = system_directory(*resource->home);
-      if (!problem.empty()) {
-        reader.fail(*home, ErrorCode::kInvalidValue, "home '" + *resource->home + "' " + problem,
+      if (const auto own = not_a_system_directory(*resource->home); !own) {
+        reader.fail(*home, ErrorCode::kInvalidValue, "home '" + *resource->home + "' " + own.error(),
                     "give the account a directory of its own, such as /home/" + resource->name() + " or /srv/" +
                         resource->name());
         resource->home.reset();

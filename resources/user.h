@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <expected>
 #include <string>
 #include <vector>
 
@@ -125,8 +126,8 @@ std::string_view to_string(PasswordState state);
 /// A day number as YYYY-MM-DD.
 std::string day_text(std::int64_t days);
 
-/// "" when `name` may be an account name at all (charset, length 32, not starting with '-').
-std::string check_user_name(std::string_view name);
+/// Nothing when `name` may be an account name at all (charset, length 32, not starting with '-').
+std::expected<void, std::string> check_user_name(std::string_view name);
 
 /// The `users` key.
 KindSpec users_kind();
