@@ -4,9 +4,9 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config ccache
   # libraries
-  libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev libpugixml-dev
+  libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev libpugixml-dev libnftables-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml tzdata util-linux
   # test hosts (tests/host): booted systemd-nspawn containers from a cached Debian image
@@ -15,6 +15,8 @@ packages=(
   rpm dnf zypper createrepo-c
   # state files in a git checkout (report's commit and dirty flag) and the tests that make one
   git
+  # the firewall: nft for the test hosts and the boot-time load
+  nftables
 )
 
 missing=()

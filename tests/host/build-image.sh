@@ -16,7 +16,10 @@ die() { echo "build-image.sh: error: $*" >&2; exit 1; }
 SELF="$(readlink -f "${BASH_SOURCE[0]}")"
 
 # Packages (besides the image) that must be installable offline inside a test host.
-REPO_PACKAGES=(hello tree figlet sl jq libjq1 libonig5 at openssh-server)
+# opensmtpd: the local MTA the report e-mail tests deliver through; systemd-timesyncd: a time daemon for
+# clock_sync; the lib* runtime libraries: what the reconcile .deb depends on, so installing it works offline.
+REPO_PACKAGES=(hello tree figlet sl jq libjq1 libonig5 at openssh-server opensmtpd systemd-timesyncd
+               libyaml-0-2 libgit2-1.5 libspdlog1.10 libfmt9 libcurl4 libpugixml1v5)
 IMAGE_PACKAGES=systemd,systemd-sysv,dbus,nftables,procps,iproute2,cron,tzdata,passwd,login
 
 # ---------------------------------------------------------------------------------------------------------------
