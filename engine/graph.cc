@@ -154,9 +154,15 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
   Compiler compiler(errors);
   std::vector<std::string> keys;  // what a misspelt key may mean: only kinds that work, never the planned ones
   for (const auto& [key, spec] : registry.kinds()) keys.push_back(key);
+  for (const auto& [key, spec] : registry.sections()) keys.push_back(key);
   for (const auto& entry : root.entries) {
     if (const auto* spec = registry.kind(entry.key)) {
       spec->compile(entry.value, compiler);
+      continue;
+    }
+    if (const auto* section = registry.section(entry.key)) {
+      if (section->validate) section->validate(entry.value, compiler.reader());
+      compiled.sections.insert_or_assign(entry.key, entry.value);
       continue;
     }
     const auto planned = registry.planned_keys().find(entry.key);

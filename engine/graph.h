@@ -48,6 +48,7 @@ class ResourceGraph {
 /// A compiled state, or every error found compiling it.
 struct Compiled {
   ResourceGraph graph;
+  std::map<std::string, resources::Node> sections;  // settings sections present in the state, by key
   std::vector<resources::Error> errors;
 };
 

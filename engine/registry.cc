@@ -15,7 +15,18 @@ void Registry::add_provider(std::unique_ptr<const providers::Provider> provider)
 }
 
 void Registry::add_planned_key(std::string key, std::string summary) {
-  if (!kinds_.contains(key)) planned_.insert_or_assign(std::move(key), std::move(summary));
+  if (!kinds_.contains(key) && !sections_.contains(key)) planned_.insert_or_assign(std::move(key), std::move(summary));
+}
+
+void Registry::add_section(resources::SectionSpec spec) {
+  planned_.erase(spec.key);
+  std::string key = spec.key;
+  sections_.insert_or_assign(std::move(key), std::move(spec));
+}
+
+const resources::SectionSpec* Registry::section(const std::string& key) const {
+  const auto it = sections_.find(key);
+  return it == sections_.end() ? nullptr : &it->second;
 }
 
 const resources::KindSpec* Registry::kind(const std::string& key) const {
@@ -26,6 +37,7 @@ const resources::KindSpec* Registry::kind(const std::string& key) const {
 std::vector<std::string> Registry::all_keys() const {
   std::vector<std::string> keys;
   for (const auto& [key, spec] : kinds_) keys.push_back(key);
+  for (const auto& [key, spec] : sections_) keys.push_back(key);
   for (const auto& [key, summary] : planned_) keys.push_back(key);
   return keys;
 }

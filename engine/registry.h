@@ -19,6 +19,10 @@ class Registry {
   void add_provider(std::unique_ptr<const providers::Provider> provider);
   /// Declares a top-level key whose kind is not implemented yet: using it is a clear error.
   void add_planned_key(std::string key, std::string summary);
+  /// Declares a settings section (a top-level key compiled into no resource; see resources::SectionSpec).
+  void add_section(resources::SectionSpec spec);
+  const resources::SectionSpec* section(const std::string& key) const;
+  const std::map<std::string, resources::SectionSpec>& sections() const { return sections_; }
 
   const resources::KindSpec* kind(const std::string& key) const;
   const std::map<std::string, resources::KindSpec>& kinds() const { return kinds_; }
@@ -34,6 +38,7 @@ class Registry {
  private:
   std::map<std::string, resources::KindSpec> kinds_;
   std::map<std::string, std::string> planned_;
+  std::map<std::string, resources::SectionSpec> sections_;
   std::map<std::string, std::vector<std::unique_ptr<const providers::Provider>>> providers_;
 };
 

@@ -30,4 +30,13 @@ struct KindSpec {
   std::function<void(const Node& value, CompileContext& context)> compile;
 };
 
+/// A top-level key that holds settings of the run rather than resources (`daemon:`, `report:`): validated with
+/// the rest of the state (errors stop the run like any input error), then handed as its node to whoever reads it
+/// (`Compiled::sections`), so a setting lives in the same layered, located tree as everything else.
+struct SectionSpec {
+  std::string key;
+  std::string summary;
+  std::function<void(const Node& value, NodeReader& reader)> validate;
+};
+
 }  // namespace reconcile::resources

@@ -208,5 +208,25 @@ TEST_F(GraphTest, EveryErrorIsReportedAtOnce) {
   EXPECT_EQ(compiled.errors.size(), 3u);
 }
 
+TEST_F(GraphTest, SettingsSectionIsValidatedAndKeptAsItsNodeWithoutResources) {
+  registry_.add_section(resources::SectionSpec{
+      "settings", "run settings", [](const resources::Node& value, resources::NodeReader& reader) {
+        reader.check_keys(value, {"every"}, "settings");
+      }});
+  auto compiled = compile_yaml("settings: {every: 5m}\nfakes: [{name: a}]\n", registry_);
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  EXPECT_EQ(compiled.graph.resources.size(), 1u);
+  ASSERT_TRUE(compiled.sections.contains("settings"));
+  EXPECT_EQ(compiled.sections.at("settings").entries.at(0).key, "every");
+
+  auto bad = compile_yaml("settings: {evry: 5m}\n", registry_);
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_NE(bad.errors[0].str().find("every"), std::string::npos) << bad.errors[0].str();
+
+  auto misspelt = compile_yaml("setings: {}\n", registry_);
+  ASSERT_EQ(misspelt.errors.size(), 1u);
+  EXPECT_NE(misspelt.errors[0].str().find("settings"), std::string::npos) << misspelt.errors[0].str();
+}
+
 }  // namespace
 }  // namespace reconcile::engine
