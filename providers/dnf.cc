@@ -13,7 +13,9 @@ constexpr int kDnfUpdates = 100;  // dnf check-update: updates are available
 }  // namespace
 
 std::vector<std::string> dnf_argv(const Host& host) {
-  std::vector<std::string> argv{"dnf", "-y", "-q"};
+  // exit_on_lock: another dnf holding a lock makes this one exit (200, naming the holder) instead of waiting
+  // without end; the provider waits for the lock itself, up to the package's lock_wait (providers/rpm_lock.h).
+  std::vector<std::string> argv{"dnf", "-y", "-q", "--setopt=exit_on_lock=True"};
   if (is_alt_root(host)) {
     argv.push_back("--installroot=" + host.root.string());
     const auto version = host.os_release.find("VERSION_ID");

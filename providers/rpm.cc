@@ -10,6 +10,7 @@
 #include "providers/apt.h"
 #include "providers/dnf.h"
 #include "providers/rpm_common.h"
+#include "providers/rpm_lock.h"
 #include "providers/zypper.h"
 
 namespace reconcile::providers {
@@ -37,6 +38,12 @@ bool on_path(const std::string& tool) {
 std::vector<std::string> manager_argv(const Host& host, RpmManager manager) {
   return manager == RpmManager::kDnf ? dnf_argv(host) : zypper_argv(host);
 }
+
+// Set when this run already waited lock_wait for another package manager while observing.
+struct LockWaited {
+  bool exhausted = false;
+  std::chrono::milliseconds waited{0};
+};
 
 std::vector<std::string> with(std::vector<std::string> argv, std::initializer_list<std::string> more) {
   argv.insert(argv.end(), more.begin(), more.end());
@@ -140,10 +147,29 @@ std::vector<Observation> RpmProvider::observe(Session& session, std::span<const 
     seen.push_back(std::move(observed));
   }
   std::expected<std::map<std::string, std::vector<std::string>>, std::string> available;
-  if (!ask.empty()) available = query_available(host, manager_, ask, nullptr);
+  std::string held;  // the repository query takes the manager's lock: wait for it as an apply would
+  if (!ask.empty()) {
+    int lock_wait = 0;
+    for (const PackageResource* resource : resources) lock_wait = std::max(lock_wait, resource->lock_wait());
+    const std::chrono::milliseconds wait = std::chrono::seconds(lock_wait);
+    if (const auto holder = wait_for_rpm_lock(host, manager_, wait)) {
+      held = rpm_lock_deferred_message(manager_, holder, wait, nullptr);
+      auto& waited = session.state<LockWaited>(this);  // the apply defers at once rather than wait again
+      waited.exhausted = true;
+      waited.waited = wait;
+    } else {
+      available = query_available(host, manager_, ask, nullptr);
+    }
+  }
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const std::string& name = resources[i]->name();
     const bool asked = std::find(ask.begin(), ask.end(), name) != ask.end();
+    if (asked && !held.empty()) {
+      // A dry run cannot tell whether the repositories have it; an apply goes on unqueried and defers on the lock.
+      if (host.dry_run) out.push_back(Observation::unknown("not observable: " + held));
+      else out.push_back(Observation::known(std::move(seen[i])));
+      continue;
+    }
     if (asked && !available) {
       out.push_back(Observation::unknown("not observable: " + available.error()));
       continue;
@@ -160,10 +186,23 @@ std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const 
   std::vector<ChangeOutcome> outcomes(changes.size());
   std::vector<std::size_t> installs, removes;
   std::vector<PackageObserved> seen(changes.size());
+  int lock_wait = 0;
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const auto& package = *changes[i].resource;
     seen[i] = *changes[i].observed;
+    lock_wait = std::max(lock_wait, package.lock_wait());
     (package.state() == PackageState::kAbsent ? removes : installs).push_back(i);
+  }
+  // Another package manager at work: wait for it like apt does, then defer the whole batch naming it.
+  const auto& observed_wait = session.state<LockWaited>(this);
+  const std::chrono::milliseconds wait =
+      observed_wait.exhausted ? std::chrono::milliseconds(0) : std::chrono::seconds(lock_wait);
+  if (const auto holder = wait_for_rpm_lock(host, manager_, wait)) {
+    for (auto& outcome : outcomes) {
+      outcome.result = Result::kDeferred;
+      outcome.message = rpm_lock_deferred_message(manager_, holder, wait + observed_wait.waited, nullptr);
+    }
+    return outcomes;
   }
 
   // Unknown names or versions: refresh the repository metadata once, ask again, fail only those still unknown.
@@ -215,9 +254,9 @@ std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const 
     for (const std::size_t i : members) {
       outcomes[i].steps.push_back(step);
       if (manager_ok(manager_, result)) continue;
-      if (manager_ == RpmManager::kZypper && zypper_locked(result)) {
+      if (rpm_lock_failure(manager_, result)) {  // taken between our look and the tool's own
         outcomes[i].result = Result::kDeferred;
-        outcomes[i].message = "zypp is locked by another process: " + result.tail(2) + "; deferred to the next run";
+        outcomes[i].message = rpm_lock_deferred_message(manager_, rpm_lock_holder(host, manager_), wait, &result);
       } else {
         outcomes[i].result = Result::kFailed;
         outcomes[i].message = argv[0] + " " + result.status_text() + ": " + result.tail(4);
@@ -255,6 +294,15 @@ std::vector<Observation> RpmUpgradeProvider::observe(Session& session,
   const Host& host = session.host();
   std::vector<Observation> out;
   const bool security = !resources.empty() && resources[0]->scope() == resources::UpgradeScope::kSecurity;
+  int lock_wait = 0;
+  for (const auto* resource : resources) lock_wait = std::max(lock_wait, resource->lock_wait());
+  const std::chrono::milliseconds wait = std::chrono::seconds(lock_wait);
+  if (const auto holder = wait_for_rpm_lock(host, manager_, wait)) {
+    for (std::size_t i = 0; i < resources.size(); ++i) {
+      out.push_back(Observation::unknown("not observable: " + rpm_lock_deferred_message(manager_, holder, wait, nullptr)));
+    }
+    return out;
+  }
   const auto pending = manager_ == RpmManager::kDnf ? query_dnf_upgrades(host, security)
                                                     : query_zypper_upgrades(host, security);
   for (std::size_t i = 0; i < resources.size(); ++i) {
@@ -273,6 +321,16 @@ std::vector<ChangeOutcome> RpmUpgradeProvider::apply(Session& session, std::span
   const Host& host = session.host();
   std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
+  int lock_wait = 0;
+  for (const auto& change : changes) lock_wait = std::max(lock_wait, change.resource->lock_wait());
+  const std::chrono::milliseconds wait = std::chrono::seconds(lock_wait);
+  if (const auto holder = wait_for_rpm_lock(host, manager_, wait)) {
+    for (auto& outcome : outcomes) {
+      outcome.result = Result::kDeferred;
+      outcome.message = rpm_lock_deferred_message(manager_, holder, wait, nullptr);
+    }
+    return outcomes;
+  }
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const auto& upgrade = *changes[i].resource;
     const auto& seen = *changes[i].observed;
@@ -281,7 +339,12 @@ std::vector<ChangeOutcome> RpmUpgradeProvider::apply(Session& session, std::span
     const ExecResult result = run_package_tool(host, argv);
     outcomes[i].steps.push_back(step_of(argv, result));
     if (manager_ok(manager_, result)) continue;
-    outcomes[i].result = manager_ == RpmManager::kZypper && zypper_locked(result) ? Result::kDeferred : Result::kFailed;
+    if (rpm_lock_failure(manager_, result)) {
+      outcomes[i].result = Result::kDeferred;
+      outcomes[i].message = rpm_lock_deferred_message(manager_, rpm_lock_holder(host, manager_), wait, &result);
+      continue;
+    }
+    outcomes[i].result = Result::kFailed;
     outcomes[i].message = argv[0] + " " + result.status_text() + ": " + result.tail(4);
   }
   return outcomes;

@@ -341,13 +341,7 @@ bool can_log_in(const Host& host, const AccountDb& db, const PasswdEntry& entry)
   if (!is_nologin(shell) && db.valid_shell(shell)) return true;
   const PasswordState password = db.password(entry.name);
   if (password == PasswordState::kUsable || password == PasswordState::kEmpty) return true;
-  if (entry.home.empty() || !entry.home.starts_with("/")) return false;
-  std::error_code ec;
-  for (const char* file : {"/.ssh/authorized_keys", "/.ssh/authorized_keys2"}) {
-    const auto path = host.path(entry.home + file);
-    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0 && !ec) return true;
-  }
-  return false;
+  return has_key(host, entry.home);
 }
 
 std::expected<AccountDb, std::string> ShadowProvider::load(Session& session, bool keep) const {

@@ -8,7 +8,6 @@ namespace reconcile::providers {
 
 namespace {
 
-constexpr int kZyppLocked = 7;       // zypper's exit status when another process holds the zypp lock
 constexpr int kZypperNoMatch = 104;  // zypper search found nothing: not an error here
 
 }  // namespace
@@ -24,7 +23,6 @@ bool zypper_ok(const ExecResult& result) {
                          result.exit_status <= 103);
 }
 
-bool zypper_locked(const ExecResult& result) { return result.exit_status == kZyppLocked; }
 
 std::vector<std::string> zypper_available_argv(const Host& host, const std::vector<std::string>& names) {
   std::vector<std::string> argv = zypper_argv(host);

@@ -17,8 +17,6 @@ namespace reconcile::providers {
 std::vector<std::string> zypper_argv(const Host& host);
 /// Whether a zypper run went well, counting its informational exits (100–103: updates or a reboot are needed).
 bool zypper_ok(const ExecResult& result);
-/// Whether zypper gave up because another process holds the zypp lock (exit 7).
-bool zypper_locked(const ExecResult& result);
 
 /// The `zypper search` that lists every version the repositories offer of `names` (all names when empty).
 std::vector<std::string> zypper_available_argv(const Host& host, const std::vector<std::string>& names);

@@ -2,12 +2,15 @@
 // local repository. Every command works on a throwaway root under /tmp (reconcile --root: `rpm --root`,
 // `dnf --installroot`, `zypper --root`); the package database of the machine running the tests is never touched.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/test_host.h"
@@ -235,6 +238,47 @@ class RpmPackagesTest : public ::testing::Test {
     EXPECT_EQ(installed(root), "rc-a 2.0-1\nrc-b 2.0-1\n");
   }
 
+  // Another package manager holding the lock (its pid in the lock file, as dnf and zypper write it): the batch
+  // waits lock_wait, then is deferred naming the holder, and nothing is installed; a holder that lets go within
+  // lock_wait is waited for and the batch goes through.
+  void lock_deferral(bool zypper) {
+    const std::string root = make_root(zypper ? "zypper-lock" : "dnf-lock", zypper);
+    const std::string lock = zypper ? "/run/zypp.pid" : "/var/lib/dnf/rpmdb_lock.pid";
+    std::filesystem::create_directories(std::filesystem::path(root + lock).parent_path());
+    const pid_t holder = ::fork();
+    ASSERT_GE(holder, 0);
+    if (holder == 0) {
+      ::execlp("sleep", "sleep", "120", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::ofstream(root + lock) << holder;
+    const std::string state = write_state(root, "packages:\n  lock_wait: 2\n  present: [rc-c]\n");
+    int code = -1;
+    json deferred = run(root, state, false, &code);
+    EXPECT_EQ(code, 4) << deferred.dump(1);
+    EXPECT_EQ(deferred["counts"]["deferred"], 1) << deferred.dump(1);
+    const json& rc_c = resource(deferred, "package:rc-c");
+    EXPECT_EQ(rc_c["status"], "deferred");
+    const std::string reason = rc_c.value("reason", "");
+    const std::string expected = std::string("the ") + (zypper ? "zypper" : "dnf") + " lock " + lock +
+                                 " is held by process " + std::to_string(holder) + " (sleep) (waited 2 s)";
+    EXPECT_EQ(reason, expected);
+    EXPECT_EQ(installed(root), "");
+
+    // The holder ends a second into a run that may wait 60 s: the run waits for it and installs.
+    const std::string patient = write_state(root + "-patient", "packages:\n  lock_wait: 60\n  present: [rc-c]\n");
+    std::thread release([holder] {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      ::kill(holder, SIGKILL);
+      ::waitpid(holder, nullptr, 0);  // reaped: no /proc entry left for the pid in the lock file
+    });
+    json waited = run(root, patient, false, &code);
+    release.join();
+    EXPECT_EQ(code, 2) << waited.dump(1);
+    EXPECT_EQ(resource(waited, "package:rc-c")["status"], "changed") << waited.dump(1);
+    EXPECT_EQ(installed(root), "rc-c 1.0-1\n");
+  }
+
   static inline std::string work_;
   static inline std::string why_;
 };
@@ -242,7 +286,9 @@ class RpmPackagesTest : public ::testing::Test {
 TEST_F(RpmPackagesTest, DnfDryRunApplyAndSecondRunInAThrowawayRoot) { converge_cycle(false); }
 TEST_F(RpmPackagesTest, DnfUnknownNameFailsAloneAndOthersInstall) { unknown_name_fails_alone(false); }
 TEST_F(RpmPackagesTest, DnfSecurityUpgradeMovesOnlyTheAdvisoryPackage) { security_upgrade(false); }
+TEST_F(RpmPackagesTest, DnfWaitsForAnotherDnfsLockThenDefersNamingIt) { lock_deferral(false); }
 TEST_F(RpmPackagesTest, ZypperDryRunApplyAndSecondRunInAThrowawayRoot) { converge_cycle(true); }
+TEST_F(RpmPackagesTest, ZypperWaitsForTheZyppLockThenDefersNamingIt) { lock_deferral(true); }
 TEST_F(RpmPackagesTest, ZypperUnknownNameFailsAloneAndOthersInstall) { unknown_name_fails_alone(true); }
 TEST_F(RpmPackagesTest, ZypperSecurityPatchMovesOnlyTheAdvisoryPackage) { security_upgrade(true); }
 

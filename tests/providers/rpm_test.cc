@@ -2,9 +2,13 @@
 
 #include "providers/dnf.h"
 #include "providers/rpm_common.h"
+#include "providers/rpm_lock.h"
 #include "providers/zypper.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "tests/engine/temp_root.h"
 
 namespace reconcile::providers {
 namespace {
@@ -82,6 +86,50 @@ TEST(RpmProviderTest, SuitableFromOsRelease) {
   host.os_release = {{"ID", "opensuse-tumbleweed"}, {"ID_LIKE", "opensuse suse"}};
   EXPECT_TRUE(RpmProvider(RpmManager::kZypper).suitable(host));
   EXPECT_EQ(RpmProvider(RpmManager::kZypper).name(), "zypper");
+}
+
+TEST(RpmLockTest, HeldOnlyByALiveProcessNamedInTheLockFile) {
+  reconcile::testing::TempRoot root;
+  reconcile::testing::TempRoot proc;
+  proc.write("4242/comm", "zypper\n");
+  Host host;
+  host.root = root.path();
+  EXPECT_FALSE(rpm_lock_holder(host, RpmManager::kZypper, proc.path()));  // no lock file
+
+  root.write("run/zypp.pid", "");  // left empty by a zypper that finished
+  EXPECT_FALSE(rpm_lock_holder(host, RpmManager::kZypper, proc.path()));
+  root.write("run/zypp.pid", "999999\n");  // a dead holder: the tool takes it over
+  EXPECT_FALSE(rpm_lock_holder(host, RpmManager::kZypper, proc.path()));
+  root.write("run/zypp.pid", "42x");
+  EXPECT_FALSE(rpm_lock_holder(host, RpmManager::kZypper, proc.path()));
+  root.write("run/zypp.pid", std::to_string(::getpid()));  // this process: not another manager
+  EXPECT_FALSE(rpm_lock_holder(host, RpmManager::kZypper, proc.path()));
+
+  root.write("run/zypp.pid", "4242\n");
+  const auto holder = rpm_lock_holder(host, RpmManager::kZypper, proc.path());
+  ASSERT_TRUE(holder);
+  EXPECT_EQ(holder->describe(), "/run/zypp.pid is held by process 4242 (zypper)");
+  EXPECT_EQ(rpm_lock_deferred_message(RpmManager::kZypper, holder, std::chrono::seconds(60), nullptr),
+            "the zypper lock /run/zypp.pid is held by process 4242 (zypper) (waited 60 s)");
+
+  root.write("var/cache/dnf/metadata_lock.pid", "4242");
+  const auto dnf = rpm_lock_holder(host, RpmManager::kDnf, proc.path());
+  ASSERT_TRUE(dnf);
+  EXPECT_EQ(dnf->lock, "/var/cache/dnf/metadata_lock.pid");
+}
+
+TEST(RpmLockTest, LockFailuresOfEachTool) {
+  ExecResult dnf;
+  dnf.exit_status = 200;
+  dnf.err = "RPMDB already locked by 4242";
+  EXPECT_TRUE(rpm_lock_failure(RpmManager::kDnf, dnf));
+  dnf.err = "Error: transaction check failed";
+  EXPECT_FALSE(rpm_lock_failure(RpmManager::kDnf, dnf));
+  ExecResult zypper;
+  zypper.exit_status = 7;
+  EXPECT_TRUE(rpm_lock_failure(RpmManager::kZypper, zypper));
+  zypper.exit_status = 104;
+  EXPECT_FALSE(rpm_lock_failure(RpmManager::kZypper, zypper));
 }
 
 }  // namespace
