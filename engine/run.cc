@@ -209,6 +209,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
     r.seconds = item.apply_seconds;
     report.resources.push_back(std::move(r));
   }
+  for (auto& warning : session.warnings()) report.warnings.push_back(std::move(warning));
   report.processes_spawned = providers::Exec::spawned() - spawned_before;
   report.ended = now_iso8601();
   finish(report);

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -229,31 +232,117 @@ Observation unknown_in_index(const Host& host, const PackageResource& package, s
                               package.name() + " or fails");
 }
 
-// Installs the policy-rc.d that forbids starting services, keeping whatever was there; restores it on destruction.
+// The policy-rc.d that keeps services from starting during an install (start_on_install: false). It names the
+// reconcile process that wrote it, by pid and start time, and blocks only while that process lives: a run killed
+// before it could remove the file leaves a policy-rc.d that no longer blocks anything (it hands over to the
+// administrator's own policy-rc.d, which is kept beside it meanwhile), and the next apply puts things back.
+constexpr std::string_view kPolicyRcDPrevious = "/usr/sbin/policy-rc.d.reconcile-previous";
+constexpr std::string_view kPolicyRcDMark = "# reconcile: no service starts during this install (pid ";
+
+// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or "" when there is no such process.
+std::string process_start_time(long pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat) return "";
+  const auto close = stat->rfind(')');  // comm may hold spaces and parentheses; the fields follow the last ')'
+  if (close == std::string::npos) return "";
+  std::istringstream fields(stat->substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+std::string policy_rc_d_text() {
+  const long pid = ::getpid();
+  const std::string start = process_start_time(pid);
+  const std::string proc_stat = "/proc/" + std::to_string(pid) + "/stat";
+  return "#!/bin/sh\n" + std::string(kPolicyRcDMark) + std::to_string(pid) + ", started " + start + ")\n" +
+         "# Blocks only while that reconcile runs; the next reconcile apply removes it if it is left behind.\n"
+         "if [ -r " + proc_stat + " ] && [ \"$(sed 's/.*) //' " + proc_stat + " | cut -d' ' -f20)\" = \"" + start +
+         "\" ]; then exit 101; fi\n"
+         "[ -x " + std::string(kPolicyRcDPrevious) + " ] && exec " + std::string(kPolicyRcDPrevious) + " \"$@\"\n"
+         "exit 0\n";
+}
+
+// A policy-rc.d of ours whose writer is gone, put right: the administrator's own back in place, or ours removed.
+// Returns what was done ("" when nothing was left), or why it could not be.
+// In a dry run (Host::dry_run) it only says what the apply will do.
+std::expected<std::string, std::string> sweep_policy_rc_d(const Host& host) {
+  const auto path = host.path(kPolicyRcD);
+  const auto text = read_file(path, 64 << 10);
+  if (!text || !text->contains(kPolicyRcDMark)) return "";
+  const auto at = text->find(kPolicyRcDMark) + kPolicyRcDMark.size();
+  long pid = 0;
+  std::from_chars(text->data() + at, text->data() + text->size(), pid);
+  const auto started = text->find(", started ", at);
+  const std::string start =
+      started == std::string::npos ? "" : text->substr(started + 10, text->find(')', started) - started - 10);
+  if (pid > 0 && !start.empty() && process_start_time(pid) == start) return "";  // its run is still going
+  const auto previous = host.path(kPolicyRcDPrevious);
+  std::error_code ec;
+  if (host.dry_run) {
+    return "a killed run (pid " + std::to_string(pid) + ") left its " + std::string(kPolicyRcD) +
+           " behind (it no longer blocks service starts); the next apply " +
+           (std::filesystem::exists(previous, ec) ? "restores the one it set aside" : "removes it");
+  }
+  if (std::filesystem::exists(previous, ec)) {
+    if (::rename(previous.c_str(), path.c_str()) != 0) {
+      return std::unexpected("cannot restore " + std::string(kPolicyRcD) + " from " + std::string(kPolicyRcDPrevious) +
+                             ": " + std::strerror(errno));
+    }
+    return "restored " + std::string(kPolicyRcD) + " from " + std::string(kPolicyRcDPrevious) +
+           ", which a killed run (pid " + std::to_string(pid) + ") had set aside";
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return std::unexpected("cannot remove " + std::string(kPolicyRcD) + ": " + std::strerror(errno));
+  }
+  return "removed the " + std::string(kPolicyRcD) + " that a killed run (pid " + std::to_string(pid) + ") left behind";
+}
+
+// Installs our policy-rc.d for the length of one install, the administrator's own set aside; restores on
+// destruction.
 class ServiceStartBlock {
  public:
-  explicit ServiceStartBlock(const Host& host) : path_(host.path(kPolicyRcD)) {
-    if (auto previous = read_file(path_)) previous_ = std::move(*previous);
-    auto written = write_file_atomic(path_, "#!/bin/sh\n# reconcile: no service starts during this install\nexit 101\n",
-                                     0755);
-    if (!written) error_ = written.error();
+  explicit ServiceStartBlock(const Host& host) : path_(host.path(kPolicyRcD)), previous_(host.path(kPolicyRcDPrevious)) {
+    if (auto swept = sweep_policy_rc_d(host); !swept) {
+      error_ = swept.error();
+      return;
+    }
+    std::error_code ec;
+    if (std::filesystem::exists(path_, ec)) {
+      if (::rename(path_.c_str(), previous_.c_str()) != 0) {
+        error_ = "cannot set " + path_.string() + " aside: " + std::strerror(errno);
+        return;
+      }
+      had_previous_ = true;
+    }
+    auto written = write_file_atomic(path_, policy_rc_d_text(), 0755);
+    if (!written) {
+      error_ = written.error();
+      restore();
+    }
   }
   ~ServiceStartBlock() {
-    if (!error_.empty()) return;
-    if (previous_) {
-      (void)write_file_atomic(path_, *previous_, 0755);
-    } else {
-      std::error_code ec;
-      std::filesystem::remove(path_, ec);
-    }
+    if (error_.empty()) restore();
   }
   ServiceStartBlock(const ServiceStartBlock&) = delete;
   ServiceStartBlock& operator=(const ServiceStartBlock&) = delete;
   const std::string& error() const { return error_; }
 
  private:
+  void restore() {
+    if (had_previous_) {
+      ::rename(previous_.c_str(), path_.c_str());
+    } else {
+      std::error_code ec;
+      std::filesystem::remove(path_, ec);
+    }
+  }
+
   std::filesystem::path path_;
-  std::optional<std::string> previous_;
+  std::filesystem::path previous_;
+  bool had_previous_ = false;
   std::string error_;
 };
 
@@ -449,6 +538,8 @@ std::vector<resources::Error> AptProvider::validate(Session&,
 std::vector<Observation> AptProvider::observe(Session& session, std::span<const PackageResource* const> resources) const {
   const Host& host = session.host();
   std::vector<Observation> out;
+  // Our own leftover from a killed run is put right first (one read of policy-rc.d, no process).
+  if (auto swept = sweep_policy_rc_d(host); !swept || !swept->empty()) session.warn(swept ? *swept : swept.error());
   auto text = read_file(host.path(kStatusFile));
   if (!text) {
     for (std::size_t i = 0; i < resources.size(); ++i) {

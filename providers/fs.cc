@@ -1,11 +1,16 @@
 #include "providers/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace reconcile::providers {
 
@@ -17,6 +22,26 @@ std::string errno_text(const std::string& what, const std::filesystem::path& pat
 
 std::filesystem::path temp_name(const std::filesystem::path& path) {
   return path.parent_path() / ("." + path.filename().string() + ".reconcile-" + std::to_string(::getpid()));
+}
+
+// Removes `.<name>.reconcile-<pid>` that a process killed between create and rename left beside `path`
+// (its pid is gone), so a SIGKILL at any instant leaves nothing the next write does not clean.
+void remove_stale_temps(const std::filesystem::path& path) {
+  const std::string prefix = "." + path.filename().string() + ".reconcile-";
+  DIR* dir = ::opendir(path.parent_path().empty() ? "." : path.parent_path().c_str());
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (!name.starts_with(prefix)) continue;
+    const auto rest = name.substr(prefix.size());
+    pid_t pid = 0;
+    const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+    if (ec != std::errc() || end != rest.data() + rest.size() || pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) stale.emplace_back(name);
+  }
+  ::closedir(dir);
+  for (const auto& name : stale) ::unlink((path.parent_path() / name).c_str());
 }
 
 std::expected<void, std::string> fsync_directory(const std::filesystem::path& dir) {
@@ -32,6 +57,7 @@ std::expected<void, std::string> fsync_directory(const std::filesystem::path& di
 
 std::expected<void, std::string> write_file_atomic(const std::filesystem::path& path, const std::string& content,
                                                    unsigned mode) {
+  remove_stale_temps(path);
   const auto tmp = temp_name(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return std::unexpected(errno_text("create", tmp));
@@ -63,6 +89,7 @@ std::expected<void, std::string> write_file_atomic(const std::filesystem::path& 
 }
 
 std::expected<void, std::string> replace_symlink_atomic(const std::filesystem::path& link, const std::string& target) {
+  remove_stale_temps(link);
   const auto tmp = temp_name(link);
   ::unlink(tmp.c_str());
   if (::symlink(target.c_str(), tmp.c_str()) != 0) return std::unexpected(errno_text("symlink", tmp));

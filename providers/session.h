@@ -7,8 +7,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <typeindex>
 #include <utility>
+#include <vector>
 
 #include "providers/host.h"
 
@@ -34,6 +36,16 @@ class Session {
     return *static_cast<T*>(slot.get());
   }
 
+  /// A warning for the run's report, such as a leftover of a killed run repaired on the way. Thread-safe.
+  void warn(std::string text) {
+    const std::lock_guard lock(mutex_);
+    warnings_.push_back(std::move(text));
+  }
+  std::vector<std::string> warnings() const {
+    const std::lock_guard lock(mutex_);
+    return warnings_;
+  }
+
   /// How many per-run objects the session holds (tests: a run's caches end with it).
   std::size_t size() const {
     const std::lock_guard lock(mutex_);
@@ -44,6 +56,7 @@ class Session {
   const Host& host_;
   mutable std::mutex mutex_;
   std::map<std::pair<std::type_index, const void*>, std::shared_ptr<void>> states_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace reconcile::providers

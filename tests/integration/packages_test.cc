@@ -175,6 +175,57 @@ TEST(PackagesTest, ServicePackageStartsUnlessStartOnInstallIsFalse) {
   EXPECT_EQ(host->exec({"systemctl", "is-active", "atd"}).out, "active\n");
 }
 
+// A run SIGKILLed during an install with start_on_install: false leaves its policy-rc.d behind. That file blocks
+// only while its writer lives, hands over to the administrator's own policy-rc.d meanwhile, and the next run (here
+// a converged one) puts the administrator's back and says so.
+TEST(PackagesTest, PolicyRcDOfAKilledRunBlocksNothingAndTheNextRunRestoresTheAdministratorsOwn) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("pkg-policy"), rt::default_bin_dir());
+  const std::string admin = "#!/bin/sh\n# the administrator's policy\nexit 104\n";
+  host->write_file("/usr/sbin/policy-rc.d", admin);
+  ASSERT_EQ(host->exec({"chmod", "755", "/usr/sbin/policy-rc.d"}).exit_code, 0);
+  host->write_file("/etc/apt/apt.conf.d/99slow", "DPkg::Pre-Invoke { \"sleep 5\"; };\n");
+  host->write_file(kState, "packages:\n  present: [{name: at, start_on_install: false}]\n");
+  const auto started = host->exec({"sh", "-c", "/opt/rc/reconcile " + std::string(kState) +
+                                                   " >/tmp/killed.out 2>&1 & echo $!"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  const std::string pid = started.out.substr(0, started.out.find('\n'));
+  bool ours = false;
+  for (int i = 0; i < 200 && !ours; ++i) {
+    ours = host->exec({"grep", "-q", "reconcile: no service starts", "/usr/sbin/policy-rc.d"}).exit_code == 0;
+    if (!ours) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(ours);
+  EXPECT_EQ(host->exec({"/usr/sbin/policy-rc.d", "atd", "start"}).exit_code, 101);  // blocks while its run lives
+  ASSERT_EQ(host->exec({"kill", "-KILL", pid}).exit_code, 0);
+  // apt-get goes on without its parent; wait for it to finish.
+  for (int i = 0; i < 300; ++i) {
+    if (host->exec({"sh", "-c", "pgrep -x apt-get || pgrep -x dpkg"}).exit_code != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Left behind, it no longer blocks: it hands over to the administrator's own, set aside beside it.
+  ASSERT_EQ(host->exec({"grep", "-q", "reconcile: no service starts", "/usr/sbin/policy-rc.d"}).exit_code, 0);
+  EXPECT_EQ(host->exec({"cat", "/usr/sbin/policy-rc.d.reconcile-previous"}).out, admin);
+  EXPECT_EQ(host->exec({"/usr/sbin/policy-rc.d", "atd", "start"}).exit_code, 104);
+
+  host->exec({"rm", "-f", "/etc/apt/apt.conf.d/99slow"});
+  int code = -1;
+  json dry = run_json(*host, {"--dry-run", kState}, &code);
+  ASSERT_TRUE(dry.contains("warnings")) << dry.dump(1);
+  EXPECT_NE(dry["warnings"].dump().find("the next apply restores the one it set aside"), std::string::npos)
+      << dry.dump(1);
+  EXPECT_EQ(host->exec({"cat", "/usr/sbin/policy-rc.d.reconcile-previous"}).out, admin);  // the dry run changed nothing
+
+  json next = run_json(*host, {kState}, &code);
+  EXPECT_NE(next["warnings"].dump().find("restored /usr/sbin/policy-rc.d from /usr/sbin/policy-rc.d.reconcile-previous"),
+            std::string::npos)
+      << next.dump(1);
+  EXPECT_EQ(host->exec({"cat", "/usr/sbin/policy-rc.d"}).out, admin);
+  EXPECT_NE(host->exec({"test", "-e", "/usr/sbin/policy-rc.d.reconcile-previous"}).exit_code, 0);
+  json again = run_json(*host, {kState}, &code);
+  EXPECT_EQ(again["warnings"].size(), 0u) << again.dump(1);
+  host->exec({"rm", "-f", "/usr/sbin/policy-rc.d"});
+}
+
 TEST(PackagesTest, UnknownNameFailsAloneAndOthersInstall) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("pkg-unknown"), rt::default_bin_dir());
   host->write_file(kState, "packages:\n  present: [hello, figlett, sl]\n");

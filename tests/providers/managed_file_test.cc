@@ -1,4 +1,5 @@
 #include "providers/managed_file.h"
+#include "providers/fs.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -334,4 +335,20 @@ TEST(FileTextTest, CommentOutKeepsTheLinesBytesAndEndsTheFragment) {
 }
 
 }  // namespace
+TEST(AtomicWriteTest, TemporaryFilesOfAKilledWriterAreRemovedByTheNextWrite) {
+  testing::TempRoot root;
+  const auto target = root.path() / "etc/timezone";
+  root.write("etc/.timezone.reconcile-999999", "half");  // no such process: a run killed before its rename
+  root.write("etc/.timezone.reconcile-" + std::to_string(::getppid()), "live");  // a writer still running
+  root.write("etc/.timezone.reconcile-12x", "not ours");
+  ASSERT_TRUE(write_file_atomic(target, "Etc/UTC\n", 0644));
+  EXPECT_FALSE(std::filesystem::exists(root.path() / "etc/.timezone.reconcile-999999"));
+  EXPECT_TRUE(std::filesystem::exists(root.path() / ("etc/.timezone.reconcile-" + std::to_string(::getppid()))));
+  EXPECT_TRUE(std::filesystem::exists(root.path() / "etc/.timezone.reconcile-12x"));
+  ASSERT_TRUE(replace_symlink_atomic(root.path() / "etc/localtime", "/usr/share/zoneinfo/Etc/UTC"));
+  root.write("etc/.localtime.reconcile-999998", "");
+  ASSERT_TRUE(replace_symlink_atomic(root.path() / "etc/localtime", "/usr/share/zoneinfo/Etc/UTC"));
+  EXPECT_FALSE(std::filesystem::exists(root.path() / "etc/.localtime.reconcile-999998"));
+}
+
 }  // namespace reconcile::providers
