@@ -1,6 +1,8 @@
 #include "engine/report.h"
 
+#include <cctype>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace reconcile::engine {
@@ -75,9 +77,38 @@ std::string printable(std::string_view text, std::size_t max_bytes = 600) {
 
 constexpr std::size_t kMaxErrorsShown = 50;
 
+// Whether `word` appears in `text` as a whole word.
+bool has_word(std::string_view text, std::string_view word) {
+  if (word.empty()) return false;
+  const auto letter = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (auto at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const bool starts = at == 0 || !letter(text[at - 1]);
+    const bool ends = at + word.size() == text.size() || !letter(text[at + word.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+// "version 2.9 → 2.10"; the field's name left out where the values already say it ("not installed → 2.10-3",
+// not "installed not installed → 2.10-3").
 std::string drift_text(const resources::FieldDrift& d) {
-  return printable(d.field, 200) + " " + (d.observed.empty() ? "(none)" : printable(d.observed, 200)) + " → " +
-         printable(d.desired, 200);
+  const bool said = has_word(d.observed, d.field) || has_word(d.desired, d.field);
+  return (said ? "" : printable(d.field, 200) + " ") + (d.observed.empty() ? "(none)" : printable(d.observed, 200)) +
+         " → " + printable(d.desired, 200);
+}
+
+// The resources each step served, by the step's command: a batched command (one apt-get for six packages, one
+// daemon-reload) is printed once, under the last resource it served, with the others named.
+std::map<std::string, std::vector<std::string>> shared_steps(const Report& report) {
+  std::map<std::string, std::vector<std::string>> users;
+  for (const auto& r : report.resources) {
+    if (r.status != Status::kChanged) continue;
+    for (const auto& step : r.steps) {
+      auto& ids = users[step.what];
+      if (ids.empty() || ids.back() != r.id) ids.push_back(r.id);
+    }
+  }
+  return users;
 }
 
 }  // namespace
@@ -142,6 +173,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
     }
   }
   if (!options.quiet) {
+    const auto steps_served = shared_steps(report);
     for (const auto& r : report.resources) {
       const std::string id = printable(r.id, 300);
       const std::string where = paint("2", "(" + r.location.str() + ")");
@@ -166,7 +198,15 @@ std::string render_text(const Report& report, const TextOptions& options) {
           }
           if (done) {
             for (const auto& s : r.steps) {
-              out += paint("2", "    ran: " + printable(s.what) + " (" + seconds_text(s.seconds) + ")") + "\n";
+              const auto& served = steps_served.at(s.what);
+              if (served.size() > 1 && served.back() != r.id) continue;  // printed under the batch's last member
+              std::string line = "    ran: " + printable(s.what) + " (" + seconds_text(s.seconds) + ")";
+              if (served.size() > 1) {
+                line += " for " + std::to_string(served.size()) + " resources: ";
+                for (std::size_t k = 0; k < served.size() && k < 8; ++k) line += (k ? ", " : "") + printable(served[k], 100);
+                if (served.size() > 8) line += ", …";
+              }
+              out += paint("2", line) + "\n";
             }
           }
           break;

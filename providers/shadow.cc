@@ -522,6 +522,19 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
         if (can_log_in(host, *db, entry)) seen->can_log_in.push_back(entry.name);
       }
       out.push_back(Observation::known(std::move(seen)));
+      // The policy itself never drifts (the accounts it locks or restores are resources of their own): say which.
+      std::string locks, restores;
+      for (const UserItem& other : resources) {
+        const auto* user = as_user(other);
+        if (user == nullptr || user->origin() != UserOrigin::kAllowList) continue;
+        std::string& list = user->ensure() == UserEnsure::kLocked ? locks : restores;
+        list += (list.empty() ? "" : ", ") + user->name();
+      }
+      if (!locks.empty()) out.back().note = "accounts outside the list that can log in are locked: " + locks;
+      if (!restores.empty()) {
+        out.back().note += std::string(locks.empty() ? "" : "; ") + "accounts back on the list are unlocked: " + restores;
+      }
+      if (locks.empty() && restores.empty()) out.back().note = "no account outside the list can log in";
       // An account glibc can read but we cannot must never escape the allow-list unseen: fail it instead.
       if (!db->malformed.empty()) {
         std::string lines;

@@ -238,6 +238,37 @@ TEST(ReportTest, OneResourceIsCountedInTheSingular) {
   EXPECT_NE(text.find(" of 1 resource on web1"), std::string::npos) << text;
 }
 
+TEST(ReportTest, ABatchedCommandIsPrintedOnceWithTheResourcesItServedAndFieldsAreNotSaidTwice) {
+  Report report;
+  report.host = "web1";
+  const std::string batch = "apt-get -y -q install -- hello tree at";
+  for (const char* name : {"hello", "tree", "at"}) {
+    ResourceReport r;
+    r.id = std::string("package:") + name;
+    r.status = Status::kChanged;
+    r.drift.push_back({"installed", "not installed", "2.10-3", ""});
+    r.steps.push_back({batch, 1.5, 0, ""});
+    if (std::string(name) == "at") r.steps.push_back({"systemctl start atd", 0.1, 0, ""});
+    report.resources.push_back(r);
+  }
+  ResourceReport version;
+  version.id = "package:jq";
+  version.status = Status::kDrifted;
+  version.drift.push_back({"version", "1.6", "1.7", ""});
+  report.resources.push_back(version);
+  finish(report);
+  const std::string text = render_text(report, TextOptions{});
+  std::size_t count = 0;
+  for (auto at = text.find(batch); at != std::string::npos; at = text.find(batch, at + 1)) ++count;
+  EXPECT_EQ(count, 1u) << text;
+  EXPECT_NE(text.find(batch + " (1.50 s) for 3 resources: package:hello, package:tree, package:at"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ran: systemctl start atd (100.0 ms)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("package:hello: not installed → 2.10-3"), std::string::npos) << text;
+  EXPECT_EQ(text.find("installed not installed"), std::string::npos) << text;
+  EXPECT_NE(text.find("package:jq: version 1.6 → 1.7"), std::string::npos) << text;
+}
+
 TEST(ReportTest, ErrorsThatAreNotAboutTheInputCarryNoInputPrefix) {
   const resources::Error run_error{resources::ErrorCode::kSystem, "applying changes needs root", resources::Location{},
                                    "", ""};
