@@ -121,7 +121,7 @@ TEST(ServicesTest, DisableAndStopCronThenFixDriftMadeBehindItsBack) {
   EXPECT_NE(dry.out.find("~ service:cron: enablement enabled → disabled [intended] (/tmp/state.yaml:2:14)"),
             std::string::npos)
       << dry.out;
-  EXPECT_NE(dry.out.find("~ service:cron: active active → inactive [intended]"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("~ service:cron: active → inactive [intended]"), std::string::npos) << dry.out;
   EXPECT_EQ(host->upper_snapshot(), before) << "the dry run changed files";
   EXPECT_EQ(unit_state(*host, "cron"), "enabled/active");
 
@@ -140,7 +140,7 @@ TEST(ServicesTest, DisableAndStopCronThenFixDriftMadeBehindItsBack) {
   ASSERT_EQ(host->exec({"systemctl", "start", "cron"}).exit_code, 0);
   const auto found = host->reconcile({"--dry-run", "/tmp/state.yaml"});
   EXPECT_EQ(found.exit_code, 2);
-  EXPECT_NE(found.out.find("~ service:cron: active active → inactive [corrective]"), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find("~ service:cron: active → inactive [corrective]"), std::string::npos) << found.out;
   const auto fixed = run_json(*host, {"/tmp/state.yaml"}, 2);
   EXPECT_EQ(resource(fixed, "service:cron")["label"], "corrective");
   EXPECT_EQ(whats(resource(fixed, "service:cron")), "systemd stop cron.service → done\n");
