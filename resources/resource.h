@@ -101,6 +101,11 @@ class Resource {
 
   /// Ids this resource should converge after, if the state manages them (a service after its package).
   virtual std::vector<std::string> auto_requires() const { return {}; }
+  /// Ids that should converge after this resource, if the state manages them (a time daemon's package before
+  /// the clock routine, when the package is added once the host is seen).
+  virtual std::vector<std::string> auto_before() const { return {}; }
+  /// Converges after every resource that does not itself run last (a user's script).
+  virtual bool runs_last() const { return false; }
   /// The desired fields, for reports and the ledger of last-applied values.
   virtual std::vector<Field> desired_fields() const = 0;
   /// What differs between desired and observed; empty when in sync.
