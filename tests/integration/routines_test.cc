@@ -155,6 +155,13 @@ TEST(RoutinesHostTest, TcpChecksProbeRealListenersReportLatencyAndFailClosedPort
   }
   auto text = host->reconcile({"/tmp/checks.yaml"});
   EXPECT_NE(text.out.find("✓ check:tcp:127.0.0.1:2525: answered in "), std::string::npos) << text.out;
+
+  // A failed check before a script does not skip it: running last is only an order.
+  host->write_file("/tmp/after.yaml", "checks: {tcp: [\"localhost:2626\"]}\nscripts:\n  - {name: last, run: \"true\"}\n");
+  auto after = host->reconcile({"--format=json", "/tmp/after.yaml"});
+  EXPECT_EQ(after.exit_code, 6) << after.out;
+  const auto after_report = report_of(after);
+  EXPECT_EQ((*resource(after_report, "script:last"))["status"], "changed");
 }
 
 TEST(RoutinesHostTest, ScriptsRunLastGuardedOnceUnguardedEveryTimeNeverInADryRunAndTimeOut) {
