@@ -164,6 +164,28 @@ TEST(RoutinesHostTest, TcpChecksProbeRealListenersReportLatencyAndFailClosedPort
   EXPECT_EQ((*resource(after_report, "script:last"))["status"], "changed");
 }
 
+TEST(RoutinesHostTest, ACheckThatRequiresAServiceIsProbedOnceTheServiceConverged) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("rt-tcpsvc"), rt::default_bin_dir());
+  host->write_file("/tmp/ssh.yaml",
+                   "packages: {present: [openssh-server]}\nservices: {enabled: [ssh]}\n"
+                   "checks:\n  tcp: [{address: \"127.0.0.1:22\", requires: [service:ssh]}]\n");
+  auto dry = host->reconcile({"--dry-run", "--format=json", "/tmp/ssh.yaml"});
+  const auto plan = report_of(dry);
+  const json& check = *resource(plan, "check:tcp:127.0.0.1:22");
+  EXPECT_EQ(check.value("status", ""), "unknown") << dry.out;  // nothing listens yet; ssh would start first
+  EXPECT_NE(check.value("reason", "").find("probed now: connection refused"), std::string::npos) << dry.out;
+  auto apply = host->reconcile({"--format=json", "/tmp/ssh.yaml"});
+  EXPECT_EQ(apply.exit_code, 2) << apply.out << apply.err;
+  const auto done = report_of(apply);
+  const json& probed = *resource(done, "check:tcp:127.0.0.1:22");
+  EXPECT_EQ(probed.value("status", ""), "in-sync") << apply.out;
+  EXPECT_TRUE(probed.value("reason", "").starts_with("answered in ")) << apply.out;
+  // The package (its postinst starts ssh, so the service is found in sync); a check is never a change.
+  EXPECT_EQ(done["counts"]["changed"], 1);
+  EXPECT_EQ((*resource(done, "package:openssh-server")).value("status", ""), "changed");
+  EXPECT_EQ(host->reconcile({"/tmp/ssh.yaml"}).exit_code, 0);
+}
+
 TEST(RoutinesHostTest, ScriptsRunLastGuardedOnceUnguardedEveryTimeNeverInADryRunAndTimeOut) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("rt-script"), rt::default_bin_dir());
   host->write_file("/tmp/scripts.yaml",
