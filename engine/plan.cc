@@ -70,7 +70,9 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     item.drift = resource.diff(*baseline);
     item.status = item.drift.empty() ? Status::kInSync : Status::kDrifted;
     if (item.status == Status::kInSync) item.reason = seen.note;
-    if (item.status == Status::kDrifted) item.label = ledger.label(resource.id(), resource.desired_fields());
+    if (item.status == Status::kDrifted && resource.labels_drift()) {
+      item.label = ledger.label(resource.id(), resource.desired_fields());
+    }
   }
 }
 

@@ -45,6 +45,7 @@ class TcpCheckResource : public ResourceOf<TcpCheckObserved> {
 
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const TcpCheckObserved& seen) const override;
+  bool labels_drift() const override { return false; }
 
  private:
   std::string host_;

@@ -59,6 +59,7 @@ class ScriptResource : public ResourceOf<ScriptObserved> {
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const ScriptObserved& seen) const override;
   bool runs_last() const override { return true; }
+  bool labels_drift() const override { return false; }
 
  private:
   std::string run_;

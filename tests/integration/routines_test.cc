@@ -224,6 +224,7 @@ TEST(RoutinesHostTest, ScriptsRunLastGuardedOnceUnguardedEveryTimeNeverInADryRun
   const auto second = report_of(again);
   EXPECT_EQ(second["counts"]["changed"], 1);
   EXPECT_EQ((*resource(second, "script:always"))["status"], "changed");
+  EXPECT_FALSE((*resource(second, "script:always")).contains("label"));  // a run, neither intended nor corrective
   EXPECT_EQ(host->exec({"wc", "-l", "/root/always"}).out, "2 /root/always\n");
 
   auto slow = host->reconcile({"--format=json", "/tmp/slow.yaml"});
