@@ -2,12 +2,18 @@
 
 #include "providers/apt.h"
 #include "providers/localtime.h"
+#include "providers/maintenance.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
+#include "providers/shell_script.h"
 #include "providers/shadow.h"
 #include "providers/swap.h"
 #include "providers/systemd.h"
+#include "providers/tcp_check.h"
+#include "resources/check.h"
+#include "resources/maintenance.h"
 #include "resources/package.h"
+#include "resources/script.h"
 #include "resources/service.h"
 #include "resources/swap.h"
 #include "resources/sysctl.h"
@@ -16,6 +22,27 @@
 
 namespace reconcile::builtin {
 
+namespace {
+
+// The maintenance routines, checks and scripts.
+void add_routines(engine::Registry& registry) {
+  // (checks)
+  registry.add_kind(resources::checks_kind());
+  registry.add_provider(std::make_unique<providers::TcpCheckProvider>());
+  // (scripts)
+  registry.add_kind(resources::scripts_kind());
+  registry.add_provider(std::make_unique<providers::ShellScriptProvider>());
+  // (maintenance: one kind per routine, all under the one key)
+  registry.add_kind(resources::maintenance_kind());
+  registry.add_provider(std::make_unique<providers::ClockSyncProvider>());
+  registry.add_provider(std::make_unique<providers::TmpCleanupProvider>());
+  registry.add_provider(std::make_unique<providers::JournalProvider>());
+  registry.add_provider(std::make_unique<providers::FstrimTimerProvider>());
+  registry.add_provider(std::make_unique<providers::HomePermissionsProvider>());
+}
+
+}  // namespace
+
 engine::Registry registry() {
   engine::Registry registry;
   registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
@@ -23,8 +50,6 @@ engine::Registry registry() {
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
   registry.add_planned_key("firewall", "open ports and connection throttling");
   registry.add_planned_key("files", "file contents and modes");
-  registry.add_planned_key("checks", "TCP ports that must answer");
-  registry.add_planned_key("script", "a script run after everything else");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
   // Kinds and their providers, providers of a kind in order of preference. One block per kind.
@@ -51,6 +76,7 @@ engine::Registry registry() {
   // (sysctl)
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
+  add_routines(registry);
   return registry;
 }
 

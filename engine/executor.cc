@@ -139,7 +139,10 @@ class Scheduler {
         }
         item.observed = std::move(seen[k].state);
         item.drift = graph_.resources[v]->diff(*item.observed);
-        if (item.drift.empty()) item.status = Status::kInSync;
+        if (item.drift.empty()) {
+          item.status = Status::kInSync;
+          item.reason = seen[k].note;
+        }
       }
     }
     std::vector<providers::Change> changes;
@@ -233,6 +236,12 @@ class Scheduler {
       stack.pop_back();
       for (const std::size_t w : graph_.dependents(u)) {
         auto& item = state_[w];
+        const auto edge = graph_.edges.find({u, w});
+        if (edge != graph_.edges.end() && edge->second.order_only) {
+          // Only an order: w still runs once everything before it is done.
+          if (--pending_[w] == 0) ready_.push_back(w);
+          continue;
+        }
         if (item.status == Status::kSkipped) continue;
         const std::string cause = graph_.resources[v]->id();
         item.reason = "requires " + cause + ", which " +

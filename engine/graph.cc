@@ -62,6 +62,20 @@ bool ResourceGraph::add(std::unique_ptr<resources::Resource> resource) {
   };
   for (const auto& requirement : resource->requirements()) link(requirement.id, EdgeOrigin{false, requirement.location});
   for (const auto& wanted : resource->auto_requires()) link(wanted, EdgeOrigin{true, resource->location()});
+  for (const auto& before : resource->auto_before()) {
+    const auto target = index.find(before);
+    if (target == index.end() || target->second == v || edges.contains({v, target->second})) continue;
+    edges.emplace(std::make_pair(v, target->second), EdgeOrigin{true, resource->location()});
+    boost::add_edge(v, target->second, graph);
+  }
+  if (!resource->runs_last()) {
+    for (std::size_t last = 0; last < resources.size(); ++last) {
+      if (resources[last]->runs_last() && !edges.contains({v, last})) {
+        edges.emplace(std::make_pair(v, last), EdgeOrigin{true, resources[last]->location(), true});
+        boost::add_edge(v, last, graph);
+      }
+    }
+  }
   resources.push_back(std::move(resource));
   return true;
 }
@@ -244,6 +258,20 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
     for (const auto& wanted : resource.auto_requires()) {
       const auto target = g.index.find(wanted);
       if (target != g.index.end()) add_edge(target->second, v, EdgeOrigin{true, resource.location()});
+    }
+    for (const auto& before : resource.auto_before()) {
+      const auto target = g.index.find(before);
+      if (target != g.index.end()) add_edge(v, target->second, EdgeOrigin{true, resource.location()});
+    }
+  }
+  // What runs last (scripts) converges after everything else, each in file order among its own.
+  std::vector<std::size_t> last;
+  for (std::size_t v = 0; v < g.resources.size(); ++v) {
+    if (g.resources[v]->runs_last()) last.push_back(v);
+  }
+  for (const std::size_t l : last) {
+    for (std::size_t v = 0; v < g.resources.size(); ++v) {
+      if (!g.resources[v]->runs_last()) add_edge(v, l, EdgeOrigin{true, g.resources[l]->location(), true});
     }
   }
   report_cycles(g, errors);

@@ -21,6 +21,7 @@ using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirection
 struct EdgeOrigin {
   bool automatic = false;
   resources::Location location;  // where `requires:` named it (or where the dependent is, if automatic)
+  bool order_only = false;       // only an order (what runs last): a failure before it does not skip it
 };
 
 /// Resources as vertices (vertex i is resources[i]) with dependency edges.

@@ -29,7 +29,25 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     }
     const resources::Observed* baseline = item.observed.get();
     std::unique_ptr<resources::Observed> predicted;
-    if (!seen.blocked_reason.empty()) {
+    if (!seen.holds_unless_requirements_change.empty()) {
+      for (const std::size_t u : graph.requirements(v)) {
+        const Status s = state[u].status;
+        if (s == Status::kDrifted || s == Status::kUnknown) item.after.push_back(graph.resources[u]->id());
+      }
+      if (!item.after.empty()) {
+        if (seen.after_requirements == nullptr) {
+          item.status = Status::kUnknown;
+          item.reason = seen.holds_unless_requirements_change + "; known only after " + item.after.front() +
+                        (item.after.size() > 1 ? " and " + std::to_string(item.after.size() - 1) + " more" : "") +
+                        " change";
+          continue;
+        }
+        predicted = std::move(seen.after_requirements);
+        item.predicted = true;
+        baseline = predicted.get();
+      }
+    }
+    if (!seen.blocked_reason.empty() && !item.predicted) {
       for (const std::size_t u : graph.requirements(v)) {
         const auto& requirement = *graph.resources[u];
         const bool provides = state[u].status == Status::kDrifted && resource.provided_by(requirement);
@@ -52,7 +70,9 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     item.drift = resource.diff(*baseline);
     item.status = item.drift.empty() ? Status::kInSync : Status::kDrifted;
     if (item.status == Status::kInSync) item.reason = seen.note;
-    if (item.status == Status::kDrifted) item.label = ledger.label(resource.id(), resource.desired_fields());
+    if (item.status == Status::kDrifted && resource.labels_drift()) {
+      item.label = ledger.label(resource.id(), resource.desired_fields());
+    }
   }
 }
 

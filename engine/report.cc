@@ -111,6 +111,23 @@ std::map<std::string, std::vector<std::string>> shared_steps(const Report& repor
   return users;
 }
 
+// A step's kept output, indented under it, at most 20 lines.
+std::string output_lines(const std::string& output, const Paint& paint) {
+  std::string out;
+  std::size_t start = 0;
+  int lines = 0;
+  while (start < output.size()) {
+    const std::size_t end = std::min(output.find('\n', start), output.size());
+    if (++lines > 20) {
+      out += paint("2", "      …") + "\n";
+      break;
+    }
+    out += paint("2", "      | " + printable(std::string_view(output).substr(start, end - start))) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 void finish(Report& report) {
@@ -181,7 +198,10 @@ std::string render_text(const Report& report, const TextOptions& options) {
           r.label == Label::kNone ? "" : " " + paint("2", "[" + std::string(to_string(r.label)) + "]");
       switch (r.status) {
         case Status::kInSync:
-          if (options.verbose) {
+          if (r.kind == "check" && !options.verbose) {
+            // A check is shown every run with its latency: what answered is news too.
+            out += paint("32", "✓") + " " + id + ": " + printable(r.reason) + " " + where + "\n";
+          } else if (options.verbose) {
             const std::string note = r.reason.empty() ? "" : " (" + printable(r.reason) + ")";
             out += paint("2", "  " + id + ": in sync" + note) + "\n";
           }
@@ -207,6 +227,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
                 if (served.size() > 8) line += ", …";
               }
               out += paint("2", line) + "\n";
+              if (!s.output.empty()) out += output_lines(s.output, paint);
             }
           }
           break;
@@ -217,6 +238,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
           for (const auto& d : r.drift) out += "    wanted: " + drift_text(d) + "\n";
           for (const auto& s : r.steps) {
             out += "    ran: " + printable(s.what) + " → exit " + std::to_string(s.exit_status) + "\n";
+            if (!s.output.empty()) out += output_lines(s.output, paint);
             std::size_t start = 0;
             while (start < s.error_tail.size()) {
               const std::size_t end = std::min(s.error_tail.find('\n', start), s.error_tail.size());
@@ -314,6 +336,7 @@ std::string render_json(const Report& report) {
     for (const auto& s : r.steps) {
       json step = {{"what", s.what}, {"seconds", s.seconds}, {"exit_status", s.exit_status}};
       if (!s.error_tail.empty()) step["error_tail"] = s.error_tail;
+      if (!s.output.empty()) step["output"] = s.output;
       item["changes"].push_back(std::move(step));
     }
     j["resources"].push_back(std::move(item));

@@ -34,6 +34,11 @@ struct Observation {
   /// Worth telling about a state that needs no change ("unit snmpd.service does not exist, so nothing
   /// can start it"); shown as the reason of an in-sync resource.
   std::string note;
+  /// Set when the observation holds only if nothing this resource requires changes first (a script's guards,
+  /// a port a service opens): then a dry run reports the resource unknown with this reason, and an apply plans
+  /// it against `after_requirements` (observed again once its requirements converged), or unknown when null.
+  std::string holds_unless_requirements_change;
+  std::unique_ptr<resources::Observed> after_requirements;
 
   static Observation known(std::unique_ptr<resources::Observed> state) {
     Observation o;
@@ -53,6 +58,7 @@ struct Step {
   double seconds = 0;
   int exit_status = 0;      // 0 for in-process steps that worked; -1 for a command that did not exit
   std::string error_tail;   // the last lines of its error output when it failed
+  std::string output;       // what it printed, bounded, when the report keeps it (a user's script)
 };
 
 /// The report's record of a command that ran: its line, time and exit status (-1 when it did not exit:

@@ -101,6 +101,14 @@ class Resource {
 
   /// Ids this resource should converge after, if the state manages them (a service after its package).
   virtual std::vector<std::string> auto_requires() const { return {}; }
+  /// Ids that should converge after this resource, if the state manages them (a time daemon's package before
+  /// the clock routine, when the package is added once the host is seen).
+  virtual std::vector<std::string> auto_before() const { return {}; }
+  /// Converges after every resource that does not itself run last (a user's script).
+  virtual bool runs_last() const { return false; }
+  /// Whether its drift is labelled intended or corrective from the ledger; not for what is due every run
+  /// (a script about to run, a check about to be probed).
+  virtual bool labels_drift() const { return true; }
   /// The desired fields, for reports and the ledger of last-applied values.
   virtual std::vector<Field> desired_fields() const = 0;
   /// What differs between desired and observed; empty when in sync.
