@@ -7,6 +7,7 @@
 #include "providers/shadow.h"
 #include "providers/swap.h"
 #include "providers/systemd.h"
+#include "resources/daemon_settings.h"
 #include "resources/package.h"
 #include "resources/service.h"
 #include "resources/swap.h"
@@ -51,6 +52,8 @@ engine::Registry registry() {
   // (sysctl)
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
+  // Settings sections. (daemon)
+  registry.add_section(resources::daemon_section());
   return registry;
 }
 
