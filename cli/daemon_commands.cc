@@ -1,6 +1,7 @@
 #include "cli/daemon_commands.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -84,6 +85,8 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
       ->capture_default_str();
   daemon_->add_option("--state-dir", state_dir_, "where the pause, the status and git checkouts are")
       ->capture_default_str();
+  daemon_->add_option("--report", report_file_, "write each cycle's report to FILE (JSON if it ends in .json), "
+                                               "atomically");
   // For soak tests only: intervals below the one-minute floor.
   daemon_->add_option("--test-min-interval", test_min_interval_)->check(duration_value)->group("");
 
@@ -146,6 +149,16 @@ int DaemonCommands::daemon(const engine::Registry& registry, const std::string& 
     std::fprintf(stderr, "reconcile daemon: --interval %s is shorter than %s\n", interval_.c_str(),
                  resources::format_duration(options.min_interval).c_str());
     return 1;
+  }
+  if (!report_file_.empty()) {
+    const std::string file = report_file_;
+    options.on_report = [file](const engine::Report& report) {
+      const std::string content = file.ends_with(".json") ? engine::render_json(report)
+                                                          : engine::render_text(report, {false, false, true});
+      if (auto written = providers::write_file_atomic(file, content, 0600); !written) {
+        spdlog::warn("cannot write the report {}: {}", file, written.error());
+      }
+    };
   }
   if (::geteuid() != 0 && !o.dry_run.value_or(false)) {
     std::fprintf(stderr, "reconcile daemon: applying changes needs root; run it as root, or watch with --dry-run\n");

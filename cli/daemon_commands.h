@@ -38,6 +38,7 @@ class DaemonCommands {
   int jobs_ = 2;
   int lock_wait_ = 1800;
   std::string state_dir_ = "/var/lib/reconcile";
+  std::string report_file_;
 
   std::string reason_, until_;
   std::string report_dir_ = "/var/lib/reconcile";
