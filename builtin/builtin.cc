@@ -12,6 +12,7 @@
 #include "providers/tcp_check.h"
 #include "resources/check.h"
 #include "resources/maintenance.h"
+#include "resources/daemon_settings.h"
 #include "resources/package.h"
 #include "resources/script.h"
 #include "resources/service.h"
@@ -77,6 +78,8 @@ engine::Registry registry() {
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
   add_routines(registry);
+  // Settings sections. (daemon)
+  registry.add_section(resources::daemon_section());
   return registry;
 }
 

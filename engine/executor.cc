@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "engine/observe.h"
 
@@ -65,9 +66,24 @@ class Scheduler {
     return true;
   }
 
+  bool stopping() const { return options_.stop != nullptr && options_.stop->load(); }
+
+  // A change that will not start because the run is stopping: skipped, and its dependents come to start() in
+  // turn (each skipped for the same reason if it has a change, released if it is in sync).
+  void skip_interrupted(std::size_t v) {
+    auto& item = state_[v];
+    item.status = Status::kSkipped;
+    item.reason = "not applied: the run was interrupted before this change started; the next run applies it";
+    release(v);
+  }
+
   // A resource whose requirements are all done: finish it at once or queue its change.
   void start(std::size_t v) {
     auto& item = state_[v];
+    if (item.status == Status::kDrifted && stopping()) {
+      skip_interrupted(v);
+      return;
+    }
     switch (item.status) {
       case Status::kDrifted:
         queued_[item.provider].push_back(v);
@@ -87,6 +103,12 @@ class Scheduler {
   }
 
   void dispatch() {
+    if (stopping()) {
+      for (auto& [provider, members] : queued_) {
+        for (const std::size_t v : std::exchange(members, {})) skip_interrupted(v);
+      }
+      return;
+    }
     for (auto& [provider, members] : queued_) {
       if (members.empty()) continue;
       if (running_ >= std::max(1, options_.jobs)) return;

@@ -1,6 +1,7 @@
 #pragma once
 // Apply a plan in dependency order, independent branches in parallel, then verify.
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -23,6 +24,7 @@ struct ProgressEvent {
 struct ExecuteOptions {
   int jobs = 1;  // batches running at once
   std::function<void(const ProgressEvent&)> progress;
+  const std::atomic<bool>* stop = nullptr;  // once set, no change starts: what waits is skipped (interrupted)
 };
 
 /// Converges every drifted resource; a failure skips its dependents (with the cause), never its

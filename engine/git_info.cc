@@ -1,10 +1,8 @@
 #include "engine/git_info.h"
 
-#include <dlfcn.h>
-#include <git2.h>
-
 #include <filesystem>
-#include <type_traits>
+
+#include "engine/libgit2.h"
 
 namespace reconcile::engine {
 
@@ -20,55 +18,6 @@ bool inside_git_checkout(std::filesystem::path dir) {
     dir = dir.parent_path();
   }
 }
-
-// libgit2, loaded on first use: it pulls in a TLS library and a dozen more, which every run would
-// otherwise pay for at startup even when no state file is in a checkout.
-struct Libgit2 {
-  decltype(&git_libgit2_init) init = nullptr;
-  decltype(&git_libgit2_shutdown) shutdown = nullptr;
-  decltype(&git_repository_open_ext) open_ext = nullptr;
-  decltype(&git_repository_free) repository_free = nullptr;
-  decltype(&git_reference_name_to_id) name_to_id = nullptr;
-  decltype(&git_oid_tostr) oid_tostr = nullptr;
-  decltype(&git_status_list_new) status_list_new = nullptr;
-  decltype(&git_status_list_entrycount) status_entrycount = nullptr;
-  decltype(&git_status_list_free) status_list_free = nullptr;
-  decltype(&git_error_last) error_last = nullptr;
-  std::string missing;
-
-  static const Libgit2& get() {
-    static const Libgit2 library = load();
-    return library;
-  }
-
- private:
-  static Libgit2 load() {
-    Libgit2 g;
-    void* handle = nullptr;
-    // The soname of the libgit2 the headers came from (CMakeLists.txt reads it off the build's library).
-    handle = ::dlopen(RECONCILE_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      const char* why = ::dlerror();
-      g.missing = std::string("cannot load " RECONCILE_LIBGIT2_SONAME) + (why != nullptr ? std::string(": ") + why : "");
-      return g;
-    }
-    auto bind = [&](auto& fn, const char* symbol) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(handle, symbol));
-      if (fn == nullptr) g.missing = std::string("libgit2 lacks ") + symbol;
-    };
-    bind(g.init, "git_libgit2_init");
-    bind(g.shutdown, "git_libgit2_shutdown");
-    bind(g.open_ext, "git_repository_open_ext");
-    bind(g.repository_free, "git_repository_free");
-    bind(g.name_to_id, "git_reference_name_to_id");
-    bind(g.oid_tostr, "git_oid_tostr");
-    bind(g.status_list_new, "git_status_list_new");
-    bind(g.status_entrycount, "git_status_list_entrycount");
-    bind(g.status_list_free, "git_status_list_free");
-    bind(g.error_last, "git_error_last");
-    return g;
-  }
-};
 
 }  // namespace
 
@@ -103,8 +52,7 @@ StateFileInfo state_file_info(const std::string& path) {
       git.status_list_free(status);
     }
   } else {
-    const git_error* error = git.error_last();
-    info.git_error = error != nullptr ? error->message : "no commit yet";
+    info.git_error = git.last_error("no commit yet");
   }
   git.repository_free(repo);
   git.shutdown();

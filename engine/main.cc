@@ -12,7 +12,11 @@
 #include <iostream>
 #include <mutex>
 
+#include "cli/daemon_commands.h"
 #include "engine/loader.h"
+#include "engine/logging.h"
+#include "engine/pause.h"
+#include "engine/signals.h"
 #include "engine/run.h"
 #include "builtin/builtin.h"
 #include "providers/fs.h"
@@ -31,6 +35,7 @@ constexpr const char* kExitCodes =
     "  2  changes applied (with --dry-run: changes pending)\n"
     "  4  failures (a resource failed, was skipped, or could not be observed)\n"
     "  6  changes and failures\n"
+    "  (a run stopped by SIGTERM or SIGINT after its steps in progress reports status interrupted and exits 4 or 6)\n"
     "  1  invalid input or usage; nothing was changed\n";
 
 bool use_color(FILE* stream) { return ::isatty(::fileno(stream)) != 0 && std::getenv("NO_COLOR") == nullptr; }
@@ -124,6 +129,10 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--input-format", input_format, input_format_help)->check(input_format_value);
   app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
+  bool no_wait = false;
+  bool ignore_pause = false;
+  app.add_flag("--no-wait", no_wait, "do not wait for another run (the daemon's cycle): say who holds the lock");
+  app.add_flag("--ignore-pause", ignore_pause, "apply even though applies are paused (`reconcile disable`)");
   app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")
       ->check(path_value)
       ->check(CLI::ExistingDirectory)
@@ -145,6 +154,8 @@ int run(int argc, char** argv) {
   graph_cmd->add_option("state", graph_files, "state files")->required();
   graph_cmd->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
 
+  cli::DaemonCommands daemon_commands(app);
+
   if (const std::string bad = empty_option_value(argc, argv); !bad.empty()) {
     std::fprintf(stderr, "reconcile: %s has no value; write %sVALUE, or leave the option out\n", bad.c_str(),
                  bad.c_str());
@@ -157,10 +168,7 @@ int run(int argc, char** argv) {
     return code == 0 ? 0 : 1;
   }
 
-  auto logger = spdlog::stderr_color_mt("reconcile");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%^%l%$: %v");
-  spdlog::set_level(verbose > 0 && log_level == "warn" ? spdlog::level::info : spdlog::level::from_str(log_level));
+  engine::setup_logging(verbose > 0 && log_level == "warn" ? "info" : log_level);
   if (verbose > 1) spdlog::set_level(spdlog::level::debug);
 
   const auto registry = builtin::registry();
@@ -185,18 +193,40 @@ int run(int argc, char** argv) {
     return 0;
   }
 
+  if (auto code = daemon_commands.run(registry, root, front_end)) return *code;
+
   if (files.empty()) {
     std::fprintf(stderr, "reconcile: no state file given\n%s", app.help().c_str());
     return 1;
   }
 
+  // SIGTERM/SIGINT stop the run after the steps in progress (status interrupted); taken before threads start.
+  engine::Signals& signals = engine::Signals::install();
+  // Applies paused (`reconcile disable`): refused, as Puppet's `agent --disable`, unless --ignore-pause.
+  std::optional<engine::PauseInfo> paused;
+  if (!dry_run) {
+    const auto pause_file = engine::pause_path(std::filesystem::path(root) / std::string(engine::kStateDir).substr(1));
+    auto pause = engine::read_pause(pause_file, std::chrono::system_clock::now(), false);
+    if (!pause) paused = engine::PauseInfo{"unknown", pause.error(), "", ""};
+    else paused = pause->active;
+    if (paused && !ignore_pause) {
+      std::fprintf(stderr, "reconcile: %s\n", engine::paused_message(*paused).c_str());
+      return 1;
+    }
+  }
+
   engine::RunOptions options;
+  options.stop = &signals.stop();
+  if (paused) {
+    options.warnings.push_back("applied with --ignore-pause: applies are paused by " + paused->by + " since " +
+                               paused->since + ": " + paused->reason);
+  }
   options.files = files;
   options.format = front_end;
   options.dry_run = dry_run;
   options.jobs = jobs;
   options.root = root;
-  options.lock_wait = std::chrono::seconds(lock_wait);
+  options.lock_wait = no_wait ? std::chrono::seconds(0) : std::chrono::seconds(lock_wait);
   const bool show_progress = !quiet && format == "text" && ::isatty(2) != 0;
   std::mutex progress_mutex;
   const auto started = std::chrono::steady_clock::now();

@@ -151,7 +151,8 @@ void finish(Report& report) {
   }
   // Deferred is not converged: the failure bit, like a failure of the run's own (the ledger not written).
   const bool changes = c.changed > 0 || c.drifted > 0;
-  const bool failures = c.failed > 0 || c.skipped > 0 || c.unknown > 0 || c.deferred > 0 || !report.failures.empty();
+  const bool failures = c.failed > 0 || c.skipped > 0 || c.unknown > 0 || c.deferred > 0 || !report.failures.empty() ||
+                        report.interrupted;
   report.exit_code = (changes ? 2 : 0) + (failures ? 4 : 0);
 }
 
@@ -182,7 +183,16 @@ std::string render_text(const Report& report, const TextOptions& options) {
            " in the state; nothing was observed or changed.\n";
     return out;
   }
+  if (report.paused) {
+    out += paint("33", "paused") + ": applies are paused by " + printable(report.paused->by) + " since " +
+           report.paused->since + (report.paused->until.empty() ? "" : " until " + report.paused->until) + ": " +
+           printable(report.paused->reason) + " (this run only observed; `reconcile enable` resumes)\n";
+  }
   for (const auto& warning : report.warnings) out += paint("33", "warning") + ": " + printable(warning) + "\n";
+  if (report.interrupted) {
+    out += paint("31", "interrupted") + ": stopped by a signal after the steps in progress; what did not run is "
+                                        "skipped, and the next run goes on from here\n";
+  }
   for (const auto& failure : report.failures) out += paint("31", "failed") + ": " + printable(failure) + "\n";
   for (const auto& f : report.files) {
     if (!f.git_error.empty()) {
@@ -263,7 +273,9 @@ std::string render_text(const Report& report, const TextOptions& options) {
   const auto& c = report.counts;
   double total = 0;
   for (const auto& phase : report.phases) total += phase.seconds;
-  std::string summary = report.dry_run ? "Dry run: " : "Applied: ";
+  std::string summary = std::string(report.interrupted ? "Interrupted " : "") +
+                        (report.dry_run ? (report.interrupted ? "dry run: " : "Dry run: ")
+                                        : (report.interrupted ? "apply: " : "Applied: "));
   if (report.dry_run) {
     summary += std::to_string(c.drifted) + " would change, ";
   } else {
@@ -292,6 +304,13 @@ std::string render_json(const Report& report) {
   j["started"] = report.started;
   j["ended"] = report.ended;
   j["exit_code"] = report.exit_code;
+  j["status"] = report.interrupted ? "interrupted" : "complete";
+  if (!report.trigger.empty()) j["trigger"] = report.trigger;
+  if (report.paused) {
+    json paused = {{"by", report.paused->by}, {"reason", report.paused->reason}, {"since", report.paused->since}};
+    if (!report.paused->until.empty()) paused["until"] = report.paused->until;
+    j["paused"] = std::move(paused);
+  }
   j["processes_spawned"] = report.processes_spawned;
   j["phases"] = json::array();
   for (const auto& p : report.phases) j["phases"].push_back({{"name", p.name}, {"seconds", p.seconds}});

@@ -1,6 +1,7 @@
 #pragma once
 // The report of a run as typed data, rendered as text (a readable plan) or JSON.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,14 @@ struct Counts {
   int total = 0, in_sync = 0, drifted = 0, changed = 0, failed = 0, skipped = 0, unknown = 0, deferred = 0;
 };
 
+/// Applies are paused (`reconcile disable`): by whom, why, since and until when.
+struct PauseInfo {
+  std::string by;
+  std::string reason;
+  std::string since;  // ISO 8601, UTC
+  std::string until;  // "" until `reconcile enable`
+};
+
 /// Everything a run did.
 struct Report {
   bool dry_run = false;
@@ -60,6 +69,11 @@ struct Report {
   Counts counts;
   std::size_t processes_spawned = 0;
   int exit_code = 0;
+  // How the run went as a whole: stopped by SIGTERM/SIGINT after the steps in progress (`interrupted`, with the
+  // failure bit), applies paused (then it was a dry run), and what started it.
+  bool interrupted = false;
+  std::optional<PauseInfo> paused;
+  std::string trigger;
 };
 
 /// Fills counts and the exit code: 0 in sync, 2 changes (pending), 4 failures, 6 both, 1 invalid input.

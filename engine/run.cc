@@ -90,6 +90,10 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
 Report converge(const RunOptions& options, const Registry& registry) {
   Report report;
   report.dry_run = options.dry_run;
+  report.paused = options.paused;
+  report.trigger = options.trigger;
+  report.warnings = options.warnings;
+  const auto stopped = [&] { return options.stop != nullptr && options.stop->load(); };
   report.started = now_iso8601();
   report.host = host_name();
   const std::size_t spawned_before = providers::Exec::spawned();
@@ -108,6 +112,9 @@ Report converge(const RunOptions& options, const Registry& registry) {
   providers::Session session(host);
   Prepared prepared = prepare(options.files, registry, session, PrepareOptions{options.format, false});
   report.phases = std::move(prepared.phases);
+  if (!options.preflight_errors.empty()) {
+    prepared.errors.insert(prepared.errors.begin(), options.preflight_errors.begin(), options.preflight_errors.end());
+  }
   if (!prepared.errors.empty()) {
     report.errors = std::move(prepared.errors);
     report.ended = now_iso8601();
@@ -128,8 +135,9 @@ Report converge(const RunOptions& options, const Registry& registry) {
 
   std::optional<RunLock> lock;
   if (!options.dry_run) {
-    auto acquired = RunLock::acquire(host.path(options.lock_path), options.lock_wait);
+    auto acquired = RunLock::acquire(host.path(options.lock_path), options.lock_wait, options.stop);
     if (!acquired) {
+      report.interrupted = stopped();
       report.errors.push_back(resources::Error{resources::ErrorCode::kSystem, acquired.error(), resources::Location{},
                                                "", "wait for the other run, or check for a stuck one"});
       report.ended = now_iso8601();
@@ -164,7 +172,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
   if (!options.dry_run) {
     {
       PhaseTimer timer(report.phases, "apply");
-      execute(graph, state, session, ExecuteOptions{options.jobs, options.progress});
+      execute(graph, state, session, ExecuteOptions{options.jobs, options.progress, options.stop});
     }
     {
       PhaseTimer timer(report.phases, "verify");
@@ -211,6 +219,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
   }
   for (auto& warning : session.warnings()) report.warnings.push_back(std::move(warning));
   report.processes_spawned = providers::Exec::spawned() - spawned_before;
+  report.interrupted = stopped();
   report.ended = now_iso8601();
   finish(report);
   return report;

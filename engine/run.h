@@ -2,9 +2,11 @@
 // One run, as a library call shared by the CLI and the daemon:
 // load → validate → compile → observe → plan → apply → verify → report.
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,14 @@ struct RunOptions {
   std::string lock_path = "/run/reconcile.lock";                 // under root
   std::chrono::milliseconds lock_wait{std::chrono::seconds(60)};
   std::function<void(const ProgressEvent&)> progress;
+  // Set (from a signal) to stop the run after the steps in progress: nothing new starts, the report says
+  // `interrupted`, and what did not run is skipped for the next run to do.
+  const std::atomic<bool>* stop = nullptr;
+  // Errors found before the run (a state that could not be fetched): reported like input errors, nothing applied.
+  std::vector<resources::Error> preflight_errors;
+  std::vector<std::string> warnings;      // notes for the report (a fetch that failed, the last good checkout used)
+  std::optional<PauseInfo> paused;         // applies are paused (`reconcile disable`): the run is a dry run
+  std::string trigger;                    // what started it: "" (command line), "schedule", "SIGHUP", "once"
 };
 
 /// Loads, validates and compiles the state files; errors are in `errors`.
