@@ -1,5 +1,7 @@
 #include "builtin/builtin.h"
 
+#include "engine/report_settings.h"
+
 #include "providers/apt.h"
 #include "providers/localtime.h"
 #include "providers/procfs_sysctl.h"
@@ -51,6 +53,9 @@ engine::Registry registry() {
   // (sysctl)
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
+
+  // Settings sections (no resources). (report: where each run's report goes, engine/delivery.h)
+  registry.add_section(engine::report_section());
   return registry;
 }
 

@@ -124,6 +124,10 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--input-format", input_format, input_format_help)->check(input_format_value);
   app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
+  bool no_deliver = false;
+  app.add_flag("--no-deliver", no_deliver,
+               "deliver the report nowhere but this output (no latest report, history, copies, mail, upload or "
+               "metrics of the report: section)");
   app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")
       ->check(path_value)
       ->check(CLI::ExistingDirectory)
@@ -197,6 +201,8 @@ int run(int argc, char** argv) {
   options.jobs = jobs;
   options.root = root;
   options.lock_wait = std::chrono::seconds(lock_wait);
+  options.delivery.enabled = !no_deliver;
+  options.delivery.caller_prints = true;  // the report is printed below
   const bool show_progress = !quiet && format == "text" && ::isatty(2) != 0;
   std::mutex progress_mutex;
   const auto started = std::chrono::steady_clock::now();

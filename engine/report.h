@@ -45,6 +45,15 @@ struct Counts {
   int total = 0, in_sync = 0, drifted = 0, changed = 0, failed = 0, skipped = 0, unknown = 0, deferred = 0;
 };
 
+/// One delivery of the report once the run was over (engine/delivery.h): a file, a mail, an upload.
+struct DeliveryResult {
+  std::string channel;  // latest, history, copy, metrics, mail, s3, stdout
+  std::string target;   // the path, the recipients, s3://bucket/key
+  bool ok = true;
+  std::string error;    // why it failed
+  double seconds = 0;
+};
+
 /// Everything a run did.
 struct Report {
   bool dry_run = false;
@@ -60,6 +69,7 @@ struct Report {
   Counts counts;
   std::size_t processes_spawned = 0;
   int exit_code = 0;
+  std::vector<DeliveryResult> deliveries;  // filled by engine::deliver, after the run
 };
 
 /// Fills counts and the exit code: 0 in sync, 2 changes (pending), 4 failures, 6 both, 1 invalid input.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/delivery.h"
 #include "engine/executor.h"
 #include "engine/front_end.h"
 #include "engine/graph.h"
@@ -27,6 +28,7 @@ struct RunOptions {
   std::string lock_path = "/run/reconcile.lock";                 // under root
   std::chrono::milliseconds lock_wait{std::chrono::seconds(60)};
   std::function<void(const ProgressEvent&)> progress;
+  DeliveryRequest delivery;  // where the report goes at the end: the state's report: section (engine/delivery.h)
 };
 
 /// Loads, validates and compiles the state files; errors are in `errors`.
@@ -47,8 +49,8 @@ struct PrepareOptions {
 Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session,
                  const PrepareOptions& options = {});
 
-/// A whole run, in a session of its own that ends with it. Never throws for a resource's failure: that is an
-/// outcome in the report.
+/// A whole run, in a session of its own that ends with it, then the delivery of its report (engine/delivery.h).
+/// Never throws for a resource's failure: that is an outcome in the report.
 Report converge(const RunOptions& options, const Registry& registry);
 
 }  // namespace reconcile::engine
