@@ -213,6 +213,7 @@ std::expected<std::string, std::string> s3_put(const S3Target& target, const std
   const std::string userpwd = credentials->access_key + ":" + credentials->secret_key;
   curl_slist* headers = nullptr;
   headers = curl.slist_append(headers, ("Content-Type: " + content_type).c_str());
+  headers = curl.slist_append(headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
   if (!credentials->session_token.empty()) {
     headers = curl.slist_append(headers, ("x-amz-security-token: " + credentials->session_token).c_str());
   }
