@@ -100,13 +100,14 @@ TEST(DeliveryHostTest, TheReportIsMailedThroughTheLocalMtaWhenSomethingChangedOr
   EXPECT_TRUE(host->down(&report)) << report;
 }
 
-// s3rver on 127.0.0.1, a port of its choosing; stopped (by its pid) when destroyed.
+// s3rver (or, with verify_signatures, tests/support/sigv4_server.py, which checks each request's SigV4 signature)
+// on 127.0.0.1, a port of its choosing; stopped (by its process group) when destroyed.
 class S3Server {
  public:
   static constexpr const char* kScript = "/opt/reconcile-test/node_modules/s3rver/bin/s3rver.js";
 
-  bool start(std::string* why) {
-    if (!fs::exists(kScript)) {
+  bool start(std::string* why, bool verify_signatures = false) {
+    if (!verify_signatures && !fs::exists(kScript)) {
       *why = std::string(kScript) + " is missing: run scripts/setup.sh";
       return false;
     }
@@ -120,6 +121,11 @@ class S3Server {
       std::freopen(log.c_str(), "w", stdout);
       std::freopen(log.c_str(), "a", stderr);
       const std::string data = (dir_ / "data").string();
+      if (verify_signatures) {
+        const std::string server = std::string(RECONCILE_SOURCE_DIR) + "/tests/support/sigv4_server.py";
+        ::execl("/usr/bin/python3", "python3", server.c_str(), "S3RVER", "S3RVER", "eu-north-1",
+                static_cast<char*>(nullptr));
+      }
       ::execlp("node", "node", kScript, "-d", data.c_str(), "-a", "127.0.0.1", "-p", "0", "--configure-bucket",
                "reports", static_cast<char*>(nullptr));
       ::_exit(127);
@@ -153,10 +159,17 @@ class S3Server {
   std::string endpoint_;
 };
 
-TEST(DeliveryS3Test, TheJsonReportIsUploadedWithSigV4AndReadBack) {
+// Both servers: s3rver, a full S3-compatible server (it checks the access key, not the V4 signature), and the
+// verifying one, which refuses a request whose signature is not what AWS would compute.
+class DeliveryS3Test : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Servers, DeliveryS3Test, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "SignatureChecked" : "S3rver"; });
+
+TEST_P(DeliveryS3Test, TheJsonReportIsUploadedWithSigV4AndReadBack) {
+  const bool verifying = GetParam();
   S3Server server;
   std::string why;
-  if (!server.start(&why)) {
+  if (!server.start(&why, verifying)) {
     if (rt::skip_allowed()) GTEST_SKIP() << why;
     FAIL() << why;
   }
@@ -169,9 +182,9 @@ TEST(DeliveryS3Test, TheJsonReportIsUploadedWithSigV4AndReadBack) {
   std::ofstream(root / "state.yaml") << "timezone: Etc/UTC\nreport:\n  dir: /reports\n  s3: {bucket: reports, prefix: fleet/, "
                                         "region: eu-north-1, endpoint: \"" + server.endpoint() + "\"}\n";
   const std::string binary = rt::default_bin_dir() + "/reconcile";
-  auto run = [&](const std::string& key) {
+  auto run = [&](const std::string& key, const std::string& secret = "S3RVER") {
     return rt::run_command({"env", "-i", "PATH=/usr/bin:/bin", "HOME=" + root.string(), "AWS_ACCESS_KEY_ID=" + key,
-                            "AWS_SECRET_ACCESS_KEY=S3RVER", binary, "--root=" + root.string(), "--dry-run",
+                            "AWS_SECRET_ACCESS_KEY=" + secret, binary, "--root=" + root.string(), "--dry-run",
                             "--format=json", (root / "state.yaml").string()});
   };
   const auto uploaded = run("S3RVER");
@@ -202,6 +215,11 @@ TEST(DeliveryS3Test, TheJsonReportIsUploadedWithSigV4AndReadBack) {
   EXPECT_FALSE(latest["delivery"][0]["ok"].get<bool>());
   EXPECT_EQ(latest["exit_code"], 6);
   EXPECT_EQ(fs::read_symlink(root / "etc/localtime"), "/usr/share/zoneinfo/Etc/GMT");  // a dry run
+  if (verifying) {
+    const auto forged = run("S3RVER", "not-the-secret");
+    EXPECT_EQ(forged.exit_code, 6) << forged.out << forged.err;
+    EXPECT_NE(forged.err.find("HTTP 403 SignatureDoesNotMatch"), std::string::npos) << forged.err;
+  }
   std::error_code ec;
   fs::remove_all(root, ec);
 }
