@@ -1,5 +1,7 @@
 #include "builtin/builtin.h"
 
+#include "engine/report_settings.h"
+
 #include "providers/apt.h"
 #include "providers/localtime.h"
 #include "providers/maintenance.h"
@@ -80,6 +82,9 @@ engine::Registry registry() {
   add_routines(registry);
   // Settings sections. (daemon)
   registry.add_section(resources::daemon_section());
+
+  // Settings sections (no resources). (report: where each run's report goes, engine/delivery.h)
+  registry.add_section(engine::report_section());
   return registry;
 }
 

@@ -161,6 +161,7 @@ class Daemon {
     run.lock_wait = options_.lock_wait;
     run.stop = &signals_.stop();
     run.trigger = trigger;
+    run.delivery.always = true;  // every cycle's report is delivered: dry runs and invalid states too
 
     read_settings(options_.files, /*with_git=*/true);
     git_commit_.clear();

@@ -133,6 +133,10 @@ int run(int argc, char** argv) {
   bool ignore_pause = false;
   app.add_flag("--no-wait", no_wait, "do not wait for another run (the daemon's cycle): say who holds the lock");
   app.add_flag("--ignore-pause", ignore_pause, "apply even though applies are paused (`reconcile disable`)");
+  bool no_deliver = false;
+  app.add_flag("--no-deliver", no_deliver,
+               "deliver the report nowhere but this output (no latest report, history, copies, mail, upload or "
+               "metrics of the report: section)");
   app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")
       ->check(path_value)
       ->check(CLI::ExistingDirectory)
@@ -227,6 +231,8 @@ int run(int argc, char** argv) {
   options.jobs = jobs;
   options.root = root;
   options.lock_wait = no_wait ? std::chrono::seconds(0) : std::chrono::seconds(lock_wait);
+  options.delivery.enabled = !no_deliver;
+  options.delivery.caller_prints = true;  // the report is printed below
   const bool show_progress = !quiet && format == "text" && ::isatty(2) != 0;
   std::mutex progress_mutex;
   const auto started = std::chrono::steady_clock::now();

@@ -364,6 +364,14 @@ std::string render_json(const Report& report) {
   j["counts"] = {{"total", c.total},     {"in_sync", c.in_sync}, {"drifted", c.drifted},
                  {"changed", c.changed}, {"failed", c.failed},   {"skipped", c.skipped},
                  {"unknown", c.unknown}, {"deferred", c.deferred}};
+  if (!report.deliveries.empty()) {
+    j["delivery"] = json::array();
+    for (const auto& d : report.deliveries) {
+      json item = {{"channel", d.channel}, {"target", d.target}, {"ok", d.ok}, {"seconds", d.seconds}};
+      if (!d.ok) item["error"] = d.error;
+      j["delivery"].push_back(std::move(item));
+    }
+  }
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -54,6 +54,15 @@ struct PauseInfo {
   std::string until;  // "" until `reconcile enable`
 };
 
+/// One delivery of the report once the run was over (engine/delivery.h): a file, a mail, an upload.
+struct DeliveryResult {
+  std::string channel;  // latest, history, copy, metrics, mail, s3, stdout
+  std::string target;   // the path, the recipients, s3://bucket/key
+  bool ok = true;
+  std::string error;    // why it failed
+  double seconds = 0;
+};
+
 /// Everything a run did.
 struct Report {
   bool dry_run = false;
@@ -74,6 +83,7 @@ struct Report {
   bool interrupted = false;
   std::optional<PauseInfo> paused;
   std::string trigger;
+  std::vector<DeliveryResult> deliveries;  // filled by engine::deliver, after the run
 };
 
 /// Fills counts and the exit code: 0 in sync, 2 changes (pending), 4 failures, 6 both, 1 invalid input.

@@ -87,7 +87,52 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
   return prepared;
 }
 
+namespace {
+
+// The report: section of a run's state, for delivery: its node, and whether it is valid (the state loaded and
+// nothing is wrong inside the section; an error elsewhere in the state does not stop delivery).
+struct ReportSection {
+  std::optional<resources::Node> node;
+  bool valid = false;
+};
+
+ReportSection report_section_of(const Prepared& prepared) {
+  ReportSection section;
+  const bool loaded = std::none_of(prepared.errors.begin(), prepared.errors.end(), [](const auto& error) {
+    return error.code == resources::ErrorCode::kSyntax || error.code == resources::ErrorCode::kIo;
+  });
+  if (!loaded) return section;
+  section.valid = std::none_of(prepared.errors.begin(), prepared.errors.end(), [](const auto& error) {
+    return error.key_path == "report" || error.key_path.starts_with("report.") || error.key_path.starts_with("report[");
+  });
+  if (auto found = prepared.compiled.sections.find("report"); found != prepared.compiled.sections.end()) {
+    section.node = found->second;
+  }
+  return section;
+}
+
+Report run_phases(const RunOptions& options, const Registry& registry, ReportSection& report_section);
+
+}  // namespace
+
 Report converge(const RunOptions& options, const Registry& registry) {
+  ReportSection section;
+  Report report = run_phases(options, registry, section);
+  const ReportSettings settings = settings_for_run(section.node ? &*section.node : nullptr, section.valid);
+  if (!delivers(report, settings, options.delivery)) return report;
+  providers::Exec exec;
+  providers::Host host;
+  host.root = options.root;
+  host.exec = &exec;
+  host.privileged = ::geteuid() == 0;
+  host.dry_run = options.dry_run;
+  deliver(report, settings, host, exec, options.delivery);
+  return report;
+}
+
+namespace {
+
+Report run_phases(const RunOptions& options, const Registry& registry, ReportSection& report_section) {
   Report report;
   report.dry_run = options.dry_run;
   report.paused = options.paused;
@@ -112,6 +157,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
   providers::Session session(host);
   Prepared prepared = prepare(options.files, registry, session, PrepareOptions{options.format, false});
   report.phases = std::move(prepared.phases);
+  report_section = report_section_of(prepared);
   if (!options.preflight_errors.empty()) {
     prepared.errors.insert(prepared.errors.begin(), options.preflight_errors.begin(), options.preflight_errors.end());
   }
@@ -224,5 +270,7 @@ Report converge(const RunOptions& options, const Registry& registry) {
   finish(report);
   return report;
 }
+
+}  // namespace
 
 }  // namespace reconcile::engine

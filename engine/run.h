@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/delivery.h"
 #include "engine/executor.h"
 #include "engine/front_end.h"
 #include "engine/graph.h"
@@ -37,6 +38,7 @@ struct RunOptions {
   std::vector<std::string> warnings;      // notes for the report (a fetch that failed, the last good checkout used)
   std::optional<PauseInfo> paused;         // applies are paused (`reconcile disable`): the run is a dry run
   std::string trigger;                    // what started it: "" (command line), "schedule", "SIGHUP", "once"
+  DeliveryRequest delivery;  // where the report goes at the end: the state's report: section (engine/delivery.h)
 };
 
 /// Loads, validates and compiles the state files; errors are in `errors`.
@@ -57,8 +59,8 @@ struct PrepareOptions {
 Prepared prepare(const std::vector<std::string>& files, const Registry& registry, providers::Session& session,
                  const PrepareOptions& options = {});
 
-/// A whole run, in a session of its own that ends with it. Never throws for a resource's failure: that is an
-/// outcome in the report.
+/// A whole run, in a session of its own that ends with it, then the delivery of its report (engine/delivery.h).
+/// Never throws for a resource's failure: that is an outcome in the report.
 Report converge(const RunOptions& options, const Registry& registry);
 
 }  // namespace reconcile::engine

@@ -17,6 +17,8 @@ packages=(
   git
   # the firewall: nft for the test hosts and the boot-time load
   nftables
+  # the Debian package: its man page is made from --help; curl reads the uploaded report back in the S3 test
+  help2man curl
 )
 
 missing=()
@@ -31,4 +33,24 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The S3 delivery test's local S3-compatible server (tests/integration/delivery_test.cc): s3rver from npm, pinned,
+# in a project-owned directory. Debian's nodejs and npm, unless a node with npm is installed already.
+if ! command -v npm >/dev/null 2>&1; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: run as root to install: nodejs npm" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+s3rver_version=3.7.1
+s3rver_dir=/opt/reconcile-test
+if [[ $(node -p "require('$s3rver_dir/node_modules/s3rver/package.json').version" 2>/dev/null) != "$s3rver_version" ]]; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: run as root to install s3rver@$s3rver_version into $s3rver_dir" >&2
+    exit 1
+  fi
+  mkdir -p "$s3rver_dir"
+  npm install --no-audit --no-fund --prefix "$s3rver_dir" "s3rver@$s3rver_version"
 fi
