@@ -2,6 +2,7 @@
 
 #include "providers/apt.h"
 #include "providers/localtime.h"
+#include "providers/package_preset.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shadow.h"
@@ -51,6 +52,9 @@ engine::Registry registry() {
   // (sysctl)
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
+  // (package presets and the interrupted-dpkg repair)
+  registry.add_provider(std::make_unique<providers::PackagePresetProvider>());
+  registry.add_provider(std::make_unique<providers::AptRepairProvider>());
   return registry;
 }
 
