@@ -187,7 +187,8 @@ void merge_into(Node& base, const Node& overlay) {
     if (it == base.entries.end()) {
       position.emplace(entry.key, base.entries.size());
       base.entries.push_back(entry);
-      repath(base.entries.back().value, child_path(base.path, entry.key));
+      // Under a foreign file's node a value keeps the key path of its own file (a native one).
+      if (!base.foreign_path) repath(base.entries.back().value, child_path(base.path, entry.key));
       continue;
     }
     Node& target = it->value;
@@ -199,12 +200,12 @@ void merge_into(Node& base, const Node& overlay) {
                                          [&](const Node& existing) { return equal_values(existing, item); });
         if (present) continue;
         target.items.push_back(item);
-        repath(target.items.back(), index_path(target.path, target.items.size() - 1));
+        if (!target.foreign_path) repath(target.items.back(), index_path(target.path, target.items.size() - 1));
       }
     } else {
       it->key_location = entry.key_location;
       target = entry.value;
-      repath(target, child_path(base.path, entry.key));
+      if (!base.foreign_path) repath(target, child_path(base.path, entry.key));
     }
   }
 }
