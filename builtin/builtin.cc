@@ -5,6 +5,7 @@
 #include "providers/apt.h"
 #include "providers/localtime.h"
 #include "providers/maintenance.h"
+#include "providers/package_preset.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shell_script.h"
@@ -85,6 +86,9 @@ engine::Registry registry() {
 
   // Settings sections (no resources). (report: where each run's report goes, engine/delivery.h)
   registry.add_section(engine::report_section());
+  // (package presets and the interrupted-dpkg repair)
+  registry.add_provider(std::make_unique<providers::PackagePresetProvider>());
+  registry.add_provider(std::make_unique<providers::AptRepairProvider>());
   return registry;
 }
 

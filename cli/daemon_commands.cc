@@ -70,6 +70,9 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
   daemon_ = app.add_subcommand("daemon", "converge periodically: the first run after first_run_delay, then every "
                                          "interval (settings from the state's daemon: section, or these flags)");
   daemon_->add_option("state", files_, "state files, re-read each cycle")->check(CLI::ExistingPath);
+  daemon_->add_option("--laitos", laitos_files_,
+                      "a laitos config (JSON): its Maintenance object is the state; layered before the STATE files")
+      ->check(CLI::ExistingFile);
   daemon_->add_flag("--once", once_, "run one cycle now and exit with its exit code (for a timer or cron)");
   daemon_->add_flag("-n,--dry-run", dry_run_, "watch only: observe and report drift, change nothing");
   daemon_->add_option("--interval", interval_, "time between runs (at least 1m; default 24h)")->check(duration_value);
@@ -119,17 +122,22 @@ std::optional<int> DaemonCommands::run(const engine::Registry& registry, const s
 
 int DaemonCommands::daemon(const engine::Registry& registry, const std::string& root, const engine::FrontEnd* format) {
   engine::Signals& signals = engine::Signals::install();
-  if (files_.empty() && git_repo_.empty()) {
-    std::fprintf(stderr, "reconcile daemon: give STATE files, or --git-repo URL (or both)\n");
+  if (files_.empty() && laitos_files_.empty() && git_repo_.empty()) {
+    std::fprintf(stderr, "reconcile daemon: give STATE files, --laitos FILE or --git-repo URL\n");
     return 1;
   }
   engine::DaemonOptions options;
   // Absolute: the daemon re-reads them every cycle, whatever its working directory.
-  for (const auto& file : files_) {
+  auto absolute = [](const std::string& file) {
     std::error_code ec;
-    const auto absolute = std::filesystem::absolute(file, ec);
-    options.files.push_back(ec ? file : absolute.lexically_normal().string());
+    const auto path = std::filesystem::absolute(file, ec);
+    return ec ? file : path.lexically_normal().string();
+  };
+  for (const auto& file : laitos_files_) {  // first, as on the command line of a run
+    options.files.push_back(absolute(file));
+    options.file_formats[options.files.back()] = &engine::laitos_front_end();
   }
+  for (const auto& file : files_) options.files.push_back(absolute(file));
   options.format = format;
   options.jobs = jobs_;
   options.root = root;

@@ -31,6 +31,7 @@ class DaemonCommands {
   CLI::App* status_ = nullptr;
 
   std::vector<std::string> files_;
+  std::vector<std::string> laitos_files_;  // --laitos: laitos configs, layered before the STATE files
   bool once_ = false;
   bool dry_run_ = false;
   std::string interval_, first_run_delay_, splay_, test_min_interval_;

@@ -131,7 +131,7 @@ class Daemon {
  private:
   // The settings of these files, on top of the last good ones; errors are logged (the run reports them).
   void read_settings(const std::vector<std::string>& files, bool with_git) {
-    Loaded loaded = load_files(files, {}, options_.format);
+    Loaded loaded = load_files(files, {}, options_.format, options_.file_formats);
     if (!loaded.errors.empty()) {
       spdlog::warn("the daemon settings are not read: the state has {} error(s); the last good settings stay",
                    loaded.errors.size());
@@ -154,6 +154,7 @@ class Daemon {
     RunOptions run;
     run.files = options_.files;
     run.format = options_.format;
+    run.file_formats = options_.file_formats;
     run.jobs = options_.jobs;
     run.root = options_.root;
     run.ledger_path = options_.ledger_path;

@@ -36,6 +36,7 @@ struct DaemonOverrides {
 struct DaemonOptions {
   std::vector<std::string> files;
   const FrontEnd* format = nullptr;
+  FileFormats file_formats;  // files read by their own front-end (--laitos)
   int jobs = 2;
   std::filesystem::path root = "/";
   std::string state_dir = "/var/lib/reconcile";                 // under root: pause, status, git checkouts

@@ -5,7 +5,7 @@ namespace reconcile::engine {
 std::vector<const FrontEnd*> front_ends() {
   // A later front-end for a foreign JSON format goes before json_front_end(): it recognises its own
   // documents among those that json would read.
-  return {&json_front_end(), &yaml_front_end()};
+  return {&laitos_front_end(), &json_front_end(), &yaml_front_end()};
 }
 
 const FrontEnd* front_end_named(std::string_view name) {

@@ -36,12 +36,23 @@ class FrontEnd {
                                const LoadLimits& limits) const = 0;
   /// How the top level of a file in this format is written, for the error when it is not a mapping.
   virtual std::string example() const = 0;
+  /// read(), also telling what the run's report should say of the file ("laitos key ScriptForWindows is
+  /// ignored: Windows only"); a native format has nothing to say.
+  virtual resources::Node read_noting(const std::string& file, std::string_view text,
+                                      std::vector<resources::Error>& errors, const LoadLimits& limits,
+                                      std::vector<std::string>& /*notes*/) const {
+    return read(file, text, errors, limits);
+  }
 };
 
 /// The native YAML front-end (libyaml's event parser); it reads whatever no other front-end recognises.
 const FrontEnd& yaml_front_end();
 /// The native JSON front-end (nlohmann/json's SAX parser): text whose first character is `{` or `[`.
 const FrontEnd& json_front_end();
+
+/// The laitos front-end (engine/laitos_front_end.cc): a laitos JSON configuration, whose `Maintenance`
+/// object it compiles to native keys; recognised by a top-level "Maintenance" object.
+const FrontEnd& laitos_front_end();
 
 /// Every front-end, in the order content detection asks them (the most particular first, YAML last).
 std::vector<const FrontEnd*> front_ends();

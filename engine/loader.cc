@@ -119,7 +119,7 @@ void explain_into(const Node& node, std::string& out) {
 }  // namespace
 
 Node parse_text(const std::string& name, std::string text, std::vector<Error>& errors, const LoadLimits& limits,
-                const FrontEnd* format) {
+                const FrontEnd* format, std::vector<std::string>* notes) {
   const std::size_t before = errors.size();
   if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
   if (text.find('\0') != std::string::npos) {
@@ -139,7 +139,9 @@ Node parse_text(const std::string& name, std::string text, std::vector<Error>& e
     return Node{};
   }
   const FrontEnd* front_end = format != nullptr ? format : &detect_front_end(text);
-  Node root = front_end->read(name, text, errors, limits);
+  std::vector<std::string> told;
+  Node root = front_end->read_noting(name, text, errors, limits, told);
+  if (notes != nullptr) notes->insert(notes->end(), told.begin(), told.end());
   const bool named_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
   if (errors.size() != before && format == nullptr && front_end == &json_front_end() && named_yaml) {
     // A .yaml file that starts like JSON but is not JSON is YAML flow style ({timezone: Etc/UTC}).
@@ -185,7 +187,8 @@ void merge_into(Node& base, const Node& overlay) {
     if (it == base.entries.end()) {
       position.emplace(entry.key, base.entries.size());
       base.entries.push_back(entry);
-      repath(base.entries.back().value, child_path(base.path, entry.key));
+      // Under a foreign file's node a value keeps the key path of its own file (a native one).
+      if (!base.foreign_path) repath(base.entries.back().value, child_path(base.path, entry.key));
       continue;
     }
     Node& target = it->value;
@@ -197,17 +200,18 @@ void merge_into(Node& base, const Node& overlay) {
                                          [&](const Node& existing) { return equal_values(existing, item); });
         if (present) continue;
         target.items.push_back(item);
-        repath(target.items.back(), index_path(target.path, target.items.size() - 1));
+        if (!target.foreign_path) repath(target.items.back(), index_path(target.path, target.items.size() - 1));
       }
     } else {
       it->key_location = entry.key_location;
       target = entry.value;
-      repath(target, child_path(base.path, entry.key));
+      if (!base.foreign_path) repath(target, child_path(base.path, entry.key));
     }
   }
 }
 
-Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits, const FrontEnd* format) {
+Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits, const FrontEnd* format,
+                  const FileFormats& per_file) {
   Loaded loaded;
   loaded.root.type = Node::Type::kMap;
   if (files.empty()) {
@@ -238,7 +242,9 @@ Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limit
                                     "", "check the path and its permissions"});
       continue;
     }
-    Node root = parse_text(file, std::move(*text), loaded.errors, limits, format);
+    const auto own = per_file.find(file);
+    Node root = parse_text(file, std::move(*text), loaded.errors, limits, own != per_file.end() ? own->second : format,
+                           &loaded.notes);
     if (!root.is_map()) continue;
     if (loaded.root.entries.empty()) loaded.root = std::move(root);  // the first layer needs no merge
     else merge_into(loaded.root, root);

@@ -2,6 +2,7 @@
 // Reads state files into one tree of values, later files layered over earlier ones. Each file is read
 // by a front-end (engine/front_end.h): the one asked for, else the one its content is in.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,17 +16,23 @@ namespace reconcile::engine {
 struct Loaded {
   resources::Node root;  // a mapping
   std::vector<resources::Error> errors;
+  std::vector<std::string> notes;  // what front-ends tell the report (keys of a foreign format left out)
 };
+
+/// The front-end each file is read by when it is not the run's: `reconcile --laitos laitos.json extra.yaml`.
+using FileFormats = std::map<std::string, const FrontEnd*>;
 
 /// Parses one file's text; `name` is used in locations. Read by `format`, or when it is nullptr by the
 /// front-end its content is in (JSON when it starts with `{` or `[`, else YAML), whatever the name ends in;
 /// a file named .yaml or .yml that starts like JSON but is not JSON is read as YAML (flow style).
 resources::Node parse_text(const std::string& name, std::string text, std::vector<resources::Error>& errors,
-                           const LoadLimits& limits = {}, const FrontEnd* format = nullptr);
+                           const LoadLimits& limits = {}, const FrontEnd* format = nullptr,
+                           std::vector<std::string>* notes = nullptr);
 
 /// Loads and layers the files: maps merge, scalars are replaced, lists are appended without duplicates.
+/// A file named in `per_file` is read by its front-end there, whatever `format` says.
 Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits = {},
-                  const FrontEnd* format = nullptr);
+                  const FrontEnd* format = nullptr, const FileFormats& per_file = {});
 
 /// Layers `overlay` over `base` in place.
 void merge_into(resources::Node& base, const resources::Node& overlay);

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "cli/daemon_commands.h"
+#include "engine/laitos.h"
 #include "engine/loader.h"
 #include "engine/logging.h"
 #include "engine/pause.h"
@@ -92,6 +93,39 @@ std::string path_value(const std::string& value) {
   return "";
 }
 
+// --laitos FILE (repeatable): a laitos config whose Maintenance object is read by the laitos front-end, however
+// the other files are read; laitos files are layered first, in the order given, then the STATE files.
+void add_laitos_option(CLI::App* app, std::vector<std::string>& files) {
+  app->add_option("--laitos", files,
+                  "a laitos config (JSON): its Maintenance object is the state; layered before the STATE files")
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false);
+}
+
+// The files of a run: the laitos configs first, then the STATE files; and the front-end of each laitos one.
+std::vector<std::string> with_laitos(const std::vector<std::string>& laitos, const std::vector<std::string>& files,
+                                     engine::FileFormats& formats) {
+  std::vector<std::string> out = laitos;
+  for (const auto& file : laitos) formats[file] = &engine::laitos_front_end();
+  out.insert(out.end(), files.begin(), files.end());
+  return out;
+}
+
+// `reconcile laitos convert FILE`: the native YAML state of a laitos config, or its errors.
+int laitos_convert(const std::string& file) {
+  auto text = providers::read_file(file, engine::LoadLimits{}.max_file_bytes);
+  if (!text) {
+    std::fprintf(stderr, "reconcile: cannot read %s: %s\n", file.c_str(), text.error().c_str());
+    return 1;
+  }
+  std::vector<resources::Error> errors;
+  if (text->starts_with("\xEF\xBB\xBF")) text->erase(0, 3);
+  const auto converted = engine::laitos::convert(file, *text, errors);
+  if (!errors.empty()) return print_errors(errors);
+  std::cout << engine::laitos::to_yaml(converted, file);
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -128,6 +162,8 @@ int run(int argc, char** argv) {
       ->check(log_level_value)
       ->capture_default_str();
   app.add_option("--input-format", input_format, input_format_help)->check(input_format_value);
+  std::vector<std::string> laitos_files;
+  add_laitos_option(&app, laitos_files);
   app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
   bool no_wait = false;
   bool ignore_pause = false;
@@ -146,17 +182,27 @@ int run(int argc, char** argv) {
   std::vector<std::string> validate_files;
   bool explain = false;
   bool offline = false;
-  validate->add_option("state", validate_files, "state files")->required();
+  validate->add_option("state", validate_files, "state files");
   validate->add_flag("--explain", explain, "print every effective value with the file:line it came from");
   validate->add_flag("--offline", offline,
                      "only the checks that need no host (syntax, types, graph, cycles, conflicts): "
                      "no provider checks, no /etc/os-release; works anywhere, as any user");
   validate->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
+  add_laitos_option(validate, laitos_files);
 
   auto* graph_cmd = app.add_subcommand("graph", "print the resource graph as Graphviz DOT");
   std::vector<std::string> graph_files;
-  graph_cmd->add_option("state", graph_files, "state files")->required();
+  graph_cmd->add_option("state", graph_files, "state files");
   graph_cmd->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
+  add_laitos_option(graph_cmd, laitos_files);
+
+  auto* laitos_cmd = app.add_subcommand("laitos", "work with a laitos config");
+  laitos_cmd->require_subcommand(1);
+  auto* convert_cmd =
+      laitos_cmd->add_subcommand("convert", "print the native YAML state of a laitos config's Maintenance object, "
+                                            "each line commented with the laitos key it came from");
+  std::string convert_file;
+  convert_cmd->add_option("laitos", convert_file, "the laitos config (JSON)")->required()->check(CLI::ExistingFile);
 
   cli::DaemonCommands daemon_commands(app);
 
@@ -178,14 +224,22 @@ int run(int argc, char** argv) {
   const auto registry = builtin::registry();
   providers::Exec exec;
   const engine::FrontEnd* front_end = input_format.empty() ? nullptr : engine::front_end_named(input_format);
+  if (convert_cmd->parsed()) return laitos_convert(convert_file);
+  engine::FileFormats file_formats;
 
   if (validate->parsed() || graph_cmd->parsed()) {
-    const auto& which = validate->parsed() ? validate_files : graph_files;
+    const auto which =
+        with_laitos(laitos_files, validate->parsed() ? validate_files : graph_files, file_formats);
+    if (which.empty()) {
+      std::fprintf(stderr, "reconcile: no state file given (STATE… or --laitos FILE)\n");
+      return 1;
+    }
     const bool no_host = validate->parsed() && offline;
     const providers::Host host = validation_host(exec, root, no_host);
     providers::Session session(host);
-    auto prepared = engine::prepare(which, registry, session, engine::PrepareOptions{front_end, no_host});
+    auto prepared = engine::prepare(which, registry, session, engine::PrepareOptions{front_end, file_formats, no_host});
     if (!prepared.errors.empty()) return print_errors(prepared.errors);
+    for (const auto& note : prepared.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
     if (graph_cmd->parsed()) {
       std::cout << prepared.compiled.graph.dot();
       return 0;
@@ -199,6 +253,7 @@ int run(int argc, char** argv) {
 
   if (auto code = daemon_commands.run(registry, root, front_end)) return *code;
 
+  files = with_laitos(laitos_files, files, file_formats);
   if (files.empty()) {
     std::fprintf(stderr, "reconcile: no state file given\n%s", app.help().c_str());
     return 1;
@@ -227,6 +282,7 @@ int run(int argc, char** argv) {
   }
   options.files = files;
   options.format = front_end;
+  options.file_formats = file_formats;
   options.dry_run = dry_run;
   options.jobs = jobs;
   options.root = root;

@@ -3,6 +3,7 @@
 namespace reconcile::engine {
 
 void repath(resources::Node& node, const std::string& path) {
+  if (node.foreign_path) return;  // a foreign key path names the user's own key wherever the node sits
   node.path = path;
   for (std::size_t i = 0; i < node.items.size(); ++i) repath(node.items[i], index_path(path, i));
   for (auto& entry : node.entries) repath(entry.value, child_path(path, entry.key));

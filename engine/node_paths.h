@@ -20,7 +20,7 @@ inline std::string index_path(const std::string& parent, std::size_t index) {
   return parent + "[" + std::to_string(index) + "]";
 }
 
-/// Gives every node below `node` the key path it has at its new place.
+/// Gives every node below `node` the key path it has at its new place (a node with a foreign path keeps it).
 void repath(resources::Node& node, const std::string& path);
 
 /// Maps byte offsets of a text to 1-based line and column.

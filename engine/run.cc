@@ -48,8 +48,9 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
   Prepared prepared;
   {
     PhaseTimer timer(prepared.phases, "load");
-    Loaded loaded = load_files(files, {}, options.format);
+    Loaded loaded = load_files(files, {}, options.format, options.file_formats);
     prepared.root = std::move(loaded.root);
+    prepared.notes = std::move(loaded.notes);
     append(prepared.errors, std::move(loaded.errors));
   }
   if (!prepared.errors.empty()) return prepared;
@@ -155,12 +156,14 @@ Report run_phases(const RunOptions& options, const Registry& registry, ReportSec
 
   // Everything this run learns (connections, databases read once, locks) lives here and ends with the run.
   providers::Session session(host);
-  Prepared prepared = prepare(options.files, registry, session, PrepareOptions{options.format, false});
+  Prepared prepared =
+      prepare(options.files, registry, session, PrepareOptions{options.format, options.file_formats, false});
   report.phases = std::move(prepared.phases);
   report_section = report_section_of(prepared);
   if (!options.preflight_errors.empty()) {
     prepared.errors.insert(prepared.errors.begin(), options.preflight_errors.begin(), options.preflight_errors.end());
   }
+  report.warnings.insert(report.warnings.end(), prepared.notes.begin(), prepared.notes.end());
   if (!prepared.errors.empty()) {
     report.errors = std::move(prepared.errors);
     report.ended = now_iso8601();

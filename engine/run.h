@@ -14,6 +14,7 @@
 #include "engine/executor.h"
 #include "engine/front_end.h"
 #include "engine/graph.h"
+#include "engine/loader.h"
 #include "engine/registry.h"
 #include "engine/report.h"
 
@@ -23,6 +24,7 @@ namespace reconcile::engine {
 struct RunOptions {
   std::vector<std::string> files;
   const FrontEnd* format = nullptr;                               // nullptr: each file by its content
+  FileFormats file_formats;                                       // files read by their own front-end (--laitos)
   bool dry_run = false;
   int jobs = 2;
   std::filesystem::path root = "/";                              // the host's files
@@ -47,11 +49,13 @@ struct Prepared {
   std::vector<resources::Error> errors;
   resources::Node root;
   std::vector<PhaseTime> phases;
+  std::vector<std::string> notes;  // what the front-ends tell the report
 };
 
 /// How the first phases run.
 struct PrepareOptions {
   const FrontEnd* format = nullptr;  // nullptr: each file by its content
+  FileFormats file_formats;          // files read by their own front-end
   bool offline = false;              // only what needs no host: syntax, types, graph, cycles, conflicts
 };
 

@@ -29,6 +29,7 @@ constexpr std::string_view kStatusFile = "/var/lib/dpkg/status";
 constexpr std::string_view kLockFrontend = "/var/lib/dpkg/lock-frontend";
 constexpr std::string_view kLock = "/var/lib/dpkg/lock";
 constexpr std::string_view kPolicyRcD = "/usr/sbin/policy-rc.d";
+constexpr std::string_view kUpdatesDir = "/var/lib/dpkg/updates";
 // Queries write nothing: apt's package cache is built in memory (not /var/cache/apt/*.bin) and a simulation's
 // planner log (/var/log/apt/eipp.log.xz) goes nowhere, so a dry run leaves the host exactly as it was.
 const std::vector<std::string> kReadOnlyQuery{"-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
@@ -589,6 +590,11 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
       seen[i]->candidate = it->second.candidate;
       seen[i]->available = it->second.available;
     }
+    if (package.optional() && !knows(*policy, package) && seen[i]->state != InstallState::kInstalled) {
+      out.push_back(Observation::known(std::move(seen[i])));
+      out.back().note = "not available: this host's package index does not have " + name;
+      continue;
+    }
     if (host.dry_run && package.state() != PackageState::kAbsent && !knows(*policy, package)) {
       out.push_back(unknown_in_index(host, package, std::move(seen[i]), &all_names));
       continue;
@@ -671,6 +677,63 @@ std::vector<ChangeOutcome> AptProvider::apply(Session& session, std::span<const 
     for (const std::size_t i : members) args.push_back(changes[i].resource->name());
     const auto argv = apt_get(lock_wait, args);
     settle(host, argv, run(host, argv, std::chrono::minutes(30)), lock_wait, members, changes, outcomes);
+  }
+  return outcomes;
+}
+
+resources::InterruptedObserved observe_interrupted(const Host& host) {
+  resources::InterruptedObserved seen;
+  auto text = read_file(host.path(kStatusFile));
+  if (!text) {
+    seen.has_dpkg = false;
+    return seen;
+  }
+  for (const auto& name : entries_of(host.path(kUpdatesDir))) {
+    // dpkg's journal: files named by a number; "tmp.i" is its scratch file.
+    if (!name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      ++seen.journal_entries;
+    }
+  }
+  std::string package;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("Package:")) package = line.substr(line.find_first_not_of(' ', 8));
+    if (!line.starts_with("Status:")) continue;
+    const auto words = split_words(line.substr(7));
+    if (words.size() == 3 && (words[2] == "half-configured" || words[2] == "unpacked") && words[0] != "purge" &&
+        words[0] != "deinstall") {
+      seen.unconfigured.push_back(package);
+    }
+  }
+  return seen;
+}
+
+std::vector<Observation> AptRepairProvider::observe(Session& session,
+                                                    std::span<const resources::RepairResource* const> resources) const {
+  std::vector<Observation> out;
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    auto seen = std::make_unique<resources::InterruptedObserved>(observe_interrupted(session.host()));
+    const bool no_dpkg = !seen->has_dpkg;
+    out.push_back(Observation::known(std::move(seen)));
+    if (no_dpkg) out.back().note = "no dpkg database on this host: nothing to repair";
+  }
+  return out;
+}
+
+std::vector<ChangeOutcome> AptRepairProvider::apply(Session& session, std::span<const Change> changes) const {
+  const Host& host = session.host();
+  if (!running_system(host)) return refuse_other_root(host, changes.size());
+  std::lock_guard guard(session.state<PackageTransactions>().mutex);
+  std::vector<ChangeOutcome> outcomes(changes.size());
+  const std::vector<std::string> argv{"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"};
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const ExecResult result = run(host, argv, std::chrono::minutes(30));
+    outcomes[i].steps.push_back(step_of(argv, result));
+    if (!result.ok()) {
+      outcomes[i].result = Result::kFailed;
+      outcomes[i].message = "dpkg --configure -a " + result.status_text() + ": " + result.tail_line(4);
+    }
   }
   return outcomes;
 }

@@ -64,4 +64,19 @@ class AptUpgradeProvider : public ProviderOf<const resources::UpgradeResource*, 
   std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
 };
 
+/// What `packages.repair_interrupted` observes, read in-process: dpkg's journal and the packages left unpacked
+/// or half-configured.
+resources::InterruptedObserved observe_interrupted(const Host& host);
+
+/// `package-repair:interrupted`: `dpkg --configure -a` when a package run stopped half way, before other package
+/// work; in sync, with no process, when nothing is interrupted or the host has no dpkg.
+class AptRepairProvider : public ProviderOf<const resources::RepairResource*, resources::InterruptedObserved> {
+ public:
+  std::string_view name() const override { return "dpkg"; }
+  std::string_view kind() const override { return "package-repair"; }
+  std::vector<Observation> observe(Session& session,
+                                   std::span<const resources::RepairResource* const> resources) const override;
+  std::vector<ChangeOutcome> apply(Session& session, std::span<const Change> changes) const override;
+};
+
 }  // namespace reconcile::providers

@@ -75,11 +75,10 @@ struct Expansion {
 Expansion expand_policy(const Host& host, const AccountDb& db, const LockRecords& records,
                         const LoginPolicyResource& policy, const std::set<std::string>& managed) {
   Expansion out;
-  const auto& allowed = policy.allowed();
   for (const auto& entry : db.passwd) {
     if (managed.contains(entry.name)) continue;
     const bool recorded = records.locked.contains(entry.name);
-    if (std::find(allowed.begin(), allowed.end(), entry.name) != allowed.end()) {
+    if (policy.allows(entry.name)) {
       if (recorded) out.restore.push_back(entry.name);
     } else if (recorded || can_log_in(host, db, entry) || might_log_in_unseen(db, entry)) {
       out.lock.push_back(entry.name);

@@ -27,6 +27,9 @@ class Node {
   std::vector<MapEntry> entries;    // kMap, in file order
   Location location;
   std::string path;                 // key path, e.g. "services.disabled[2]"
+  /// The key path is a foreign file's own key ("Maintenance.InstallPackages[0]" of a laitos config), kept
+  /// wherever the node is layered: errors name the key the user wrote.
+  bool foreign_path = false;
 
   bool is_null() const { return type == Type::kNull; }
   bool is_scalar() const { return type == Type::kScalar; }

@@ -93,6 +93,7 @@ Drift PackageResource::diff_of(const PackageObserved& seen) const {
     return drift;
   }
   const bool unknown = seen.index_queried && seen.candidate.empty() && seen.available.empty();
+  if (optional_ && unknown && !installed) return drift;  // not available here: nothing to do, said so
   const bool pin_unknown = !version_.empty() && seen.index_queried && !offers(seen, version_);
   // The version an install would get, when the index was asked; "installed" otherwise.
   std::string desired = !version_.empty() ? version_ : !seen.candidate.empty() ? seen.candidate : "installed";
@@ -112,6 +113,85 @@ Drift PackageResource::diff_of(const PackageObserved& seen) const {
     drift.push_back(drift_of(PackageField::kVersion, seen.version, seen.candidate, "a newer version is available"));
   }
   return drift;
+}
+
+std::vector<std::string> PackageResource::auto_requires() const { return {std::string(kRepairId)}; }
+std::vector<std::string> UpgradeResource::auto_requires() const { return {std::string(kRepairId)}; }
+
+std::vector<Field> InterruptedObserved::fields() const {
+  if (!has_dpkg) return {{"interrupted", "no (no dpkg database)"}};
+  std::string names;
+  for (const auto& name : unconfigured) names += (names.empty() ? "" : ", ") + name;
+  const bool interrupted = journal_entries > 0 || !unconfigured.empty();
+  std::vector<Field> out{{"interrupted", interrupted ? "yes" : "no"}};
+  if (journal_entries > 0) out.push_back({"journal entries", std::to_string(journal_entries)});
+  if (!names.empty()) out.push_back({"not configured", names});
+  return out;
+}
+
+std::string_view field_name(RepairField) { return "interrupted"; }
+
+RepairResource::RepairResource(Location location, std::string key_path)
+    : ResourceOf("package-repair", "interrupted", std::move(location), std::move(key_path)) {}
+
+Drift RepairResource::diff_of(const InterruptedObserved& seen) const {
+  Drift drift;
+  if (!seen.has_dpkg || (seen.journal_entries == 0 && seen.unconfigured.empty())) return drift;
+  std::string what;
+  if (seen.journal_entries > 0) what = std::to_string(seen.journal_entries) + " entries in dpkg's journal";
+  if (!seen.unconfigured.empty()) {
+    std::string names;
+    for (const auto& name : seen.unconfigured) names += (names.empty() ? "" : ", ") + name;
+    what += (what.empty() ? "" : "; ") + std::string("not configured: ") + names;
+  }
+  drift.push_back(drift_of(RepairField::kInterrupted, "yes (" + what + ")", "no",
+                           "a package run stopped half way; dpkg --configure -a finishes it before other package work"));
+  return drift;
+}
+
+std::vector<Field> PresetObserved::fields() const {
+  if (family.empty()) return {{"family", "none known"}};
+  return {{"family", family}, {"packages", std::to_string(packages)}};
+}
+
+PresetResource::PresetResource(std::string preset, Location location, std::string key_path)
+    : ResourceOf("package-preset", std::move(preset), std::move(location), std::move(key_path)) {}
+
+namespace {
+
+// admin-tools: what laitos installs every run (clock sync, diagnosis tools, archivers, QEMU/KVM), by the names
+// each family's repositories use. laitos mixes ~140 names of several distributions in one list; these are the
+// ones each family has. README.md lists the same.
+constexpr std::string_view kAdminToolsDebian[] = {
+    "apparmor-utils", "bash-completion", "bind9-dnsutils", "bzip2", "ca-certificates", "chrony", "cryptsetup",
+    "curl", "dstat", "ethtool", "file", "git", "htop", "iftop", "iotop", "iproute2", "iptables", "iputils-ping",
+    "less", "lm-sensors", "lsof", "mtr-tiny", "nano", "net-tools", "netcat-openbsd", "nmap", "openssl",
+    "pciutils", "psmisc", "qemu-system-x86", "qemu-utils", "rsync", "screen", "smartmontools", "socat", "strace",
+    "sudo", "sysstat", "tcpdump", "tmux", "traceroute", "unzip", "usbutils", "vim", "wget", "whois", "xz-utils",
+    "zip"};
+constexpr std::string_view kAdminToolsRhel[] = {
+    "bash-completion", "bind-utils", "bzip2", "ca-certificates", "chrony", "cryptsetup", "curl", "ethtool",
+    "file", "git", "htop", "iftop", "iotop", "iproute", "iptables", "iputils", "less", "lm_sensors", "lsof",
+    "mtr", "nano", "net-tools", "nmap", "nmap-ncat", "openssl", "pciutils", "psmisc", "qemu-img", "qemu-kvm",
+    "rsync", "screen", "smartmontools", "socat", "strace", "sudo", "sysstat", "tcpdump", "tmux", "traceroute",
+    "unzip", "usbutils", "vim-enhanced", "wget", "whois", "xz", "zip"};
+constexpr std::string_view kAdminToolsSuse[] = {
+    "bash-completion", "bind-utils", "bzip2", "ca-certificates", "chrony", "cryptsetup", "curl", "ethtool",
+    "file", "git", "htop", "iftop", "iotop", "iproute2", "iptables", "iputils", "less", "sensors", "lsof", "mtr",
+    "nano", "net-tools", "nmap", "netcat-openbsd", "openssl", "pciutils", "psmisc", "qemu-tools", "qemu-x86",
+    "rsync", "screen", "smartmontools", "socat", "strace", "sudo", "sysstat", "tcpdump", "tmux", "traceroute",
+    "unzip", "usbutils", "vim", "wget", "whois", "xz", "zip"};
+
+}  // namespace
+
+std::vector<std::string> preset_names() { return {"admin-tools"}; }
+
+std::vector<std::string_view> preset_packages(std::string_view preset, std::string_view family) {
+  if (preset != "admin-tools") return {};
+  if (family == "debian") return {std::begin(kAdminToolsDebian), std::end(kAdminToolsDebian)};
+  if (family == "rhel") return {std::begin(kAdminToolsRhel), std::end(kAdminToolsRhel)};
+  if (family == "suse") return {std::begin(kAdminToolsSuse), std::end(kAdminToolsSuse)};
+  return {};
 }
 
 std::vector<Field> UpgradesObserved::fields() const {
@@ -236,7 +316,9 @@ KindSpec packages_kind() {
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
     // Unknown keys are reported and the known ones still read, so every error shows at once.
-    reader.check_keys(value, {"present", "absent", "latest", "upgrade", "manager", "start_on_install", "lock_wait"},
+    reader.check_keys(value,
+                      {"present", "absent", "latest", "upgrade", "manager", "start_on_install", "lock_wait", "preset",
+                       "repair_interrupted"},
                       "the packages mapping");
     if (!value.is_map()) return;
     Defaults defaults;
@@ -273,6 +355,25 @@ KindSpec packages_kind() {
         const bool pinned = entry->is_map() && entry->find("version") != nullptr;
         if (name != nullptr && name->is_scalar() && (pinned || state != PackageState::kPresent)) {
           excluded.push_back(name->scalar);
+        }
+      }
+    }
+    if (const Node* r = value.find("repair_interrupted")) {
+      auto repair = reader.boolean(*r);
+      if (repair && *repair) context.add(std::make_unique<RepairResource>(r->location, r->path));
+    }
+    if (const Node* p = value.find("preset")) {
+      auto preset = reader.string(*p, "a preset name (admin-tools)");
+      if (preset) {
+        const auto names = preset_names();
+        if (std::find(names.begin(), names.end(), *preset) == names.end()) {
+          const std::string hint = did_you_mean(*preset, names);
+          reader.fail(*p, ErrorCode::kInvalidValue, "unknown package preset '" + *preset + "'",
+                      hint.empty() ? "the preset is admin-tools" : hint);
+        } else {
+          auto resource = std::make_unique<PresetResource>(*preset, p->location, p->path);
+          resource->set_manager(defaults.manager);
+          context.add(std::move(resource));
         }
       }
     }

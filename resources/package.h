@@ -66,15 +66,22 @@ class PackageResource : public ResourceOf<PackageObserved> {
   void set_start_on_install(bool start) { start_on_install_ = start; }
   void set_manager(std::string manager) { manager_ = std::move(manager); }
   void set_lock_wait(int seconds) { lock_wait_ = seconds; }
+  /// A package of a preset: when this host's repositories do not have it, it is not available here (in sync,
+  /// said so), never a failure.
+  bool optional() const { return optional_; }
+  void set_optional(bool optional) { optional_ = optional; }
 
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const PackageObserved& seen) const override;
   std::string provider_hint() const override { return manager_; }
   /// A name or version the index does not know yet may come with any requirement (a repository, its key).
   bool provided_by(const Resource&) const override { return true; }
+  /// After the repair of an interrupted dpkg run, when the state asks for it.
+  std::vector<std::string> auto_requires() const override;
 
  private:
   PackageState state_;
+  bool optional_ = false;
   std::string version_;  // pinned version, "" for any
   bool purge_ = false;
   bool start_on_install_ = true;
@@ -118,6 +125,7 @@ class UpgradeResource : public ResourceOf<UpgradesObserved> {
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const UpgradesObserved& seen) const override;
   std::string provider_hint() const override { return manager_; }
+  std::vector<std::string> auto_requires() const override;
 
  private:
   UpgradeScope scope_;
@@ -125,6 +133,57 @@ class UpgradeResource : public ResourceOf<UpgradesObserved> {
   std::string manager_;
   int lock_wait_ = 60;
 };
+
+/// `packages.repair_interrupted: true`: a package run that stopped half way (dpkg's journal in
+/// /var/lib/dpkg/updates/, packages left unpacked or half-configured) is finished with `dpkg --configure -a`
+/// before any other package work. Its id is `package-repair:interrupted`.
+class InterruptedObserved : public Observed {
+ public:
+  bool has_dpkg = true;                   // false on a host without a dpkg database: nothing to repair
+  std::size_t journal_entries = 0;        // files in /var/lib/dpkg/updates/
+  std::vector<std::string> unconfigured;  // packages unpacked or half-configured
+  std::vector<Field> fields() const override;
+};
+
+enum class RepairField { kInterrupted };
+std::string_view field_name(RepairField field);
+
+class RepairResource : public ResourceOf<InterruptedObserved> {
+ public:
+  RepairResource(Location location, std::string key_path);
+  std::vector<Field> desired_fields() const override { return {{"interrupted", "no"}}; }
+  Drift diff_of(const InterruptedObserved& seen) const override;
+};
+
+inline constexpr std::string_view kRepairId = "package-repair:interrupted";
+
+/// `packages.preset: admin-tools`: the administration tools laitos installs, by their real names in each
+/// distribution family. The provider (providers/package_preset.h) adds one optional `package:NAME` per name on
+/// this host's family; names the state manages itself are left to it.
+class PresetObserved : public Observed {
+ public:
+  std::string family;  // "debian", "rhel", "suse", "" when the host is none of them
+  std::size_t packages = 0;
+  std::vector<Field> fields() const override;
+};
+
+class PresetResource : public ResourceOf<PresetObserved> {
+ public:
+  PresetResource(std::string preset, Location location, std::string key_path);
+  std::vector<Field> desired_fields() const override { return {{"preset", name()}}; }
+  Drift diff_of(const PresetObserved&) const override { return {}; }
+  /// The package manager its packages use ("" for the host's default).
+  void set_manager(std::string manager) { manager_ = std::move(manager); }
+  const std::string& manager() const { return manager_; }
+
+ private:
+  std::string manager_;
+};
+
+/// The distribution families a preset knows, and the names of a preset in one ("debian", "rhel", "suse");
+/// empty for an unknown preset or family.
+std::vector<std::string> preset_names();
+std::vector<std::string_view> preset_packages(std::string_view preset, std::string_view family);
 
 /// Nothing when `name` is a valid package name (Debian or RPM charset), else what is wrong.
 std::expected<void, std::string> check_package_name(std::string_view name);

@@ -191,7 +191,21 @@ LoginPolicyResource::LoginPolicyResource(std::vector<std::string> allowed, Locat
     : ResourceOf("user", std::string(kLoginPolicyName), std::move(location), std::move(key_path)),
       allowed_(std::move(allowed)) {}
 
-std::vector<Field> LoginPolicyResource::desired_fields() const { return {{"login_allowed_only", join(allowed_)}}; }
+std::vector<Field> LoginPolicyResource::desired_fields() const {
+  std::vector<Field> out{{"login_allowed_only", join(allowed_)}};
+  if (ignore_case_) out.push_back({"login_names_ignore_case", "true"});
+  return out;
+}
+
+bool LoginPolicyResource::allows(std::string_view name) const {
+  const auto same = [&](const std::string& allowed) {
+    if (!ignore_case_) return allowed == name;
+    return allowed.size() == name.size() && std::equal(allowed.begin(), allowed.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           });
+  };
+  return std::any_of(allowed_.begin(), allowed_.end(), same);
+}
 
 Drift LoginPolicyResource::diff_of(const LoginPolicyObserved&) const { return {}; }  // the locks it adds carry the drift
 
@@ -322,7 +336,8 @@ KindSpec users_kind() {
   spec.compile = [](const Node& value, CompileContext& context) {
     NodeReader& reader = context.reader();
     const bool known_keys = reader.check_keys(
-        value, {"login_allowed_only", "present", "locked", "absent", "allow_lockout"}, "the users mapping");
+        value, {"login_allowed_only", "login_names_ignore_case", "present", "locked", "absent", "allow_lockout"},
+        "the users mapping");
     if (!known_keys && !value.is_map()) return;
     bool allow_lockout = false;
     if (const Node* node = value.find("allow_lockout")) {
@@ -349,6 +364,9 @@ KindSpec users_kind() {
       }
       policy = std::make_unique<LoginPolicyResource>(std::move(allowed), node->location, node->path);
       policy->set_allow_lockout(allow_lockout);
+      if (const Node* ignore = value.find("login_names_ignore_case")) {
+        if (auto flag = reader.boolean(*ignore)) policy->set_ignore_case(*flag);
+      }
     }
 
     const std::pair<const char*, UserEnsure> sections[] = {

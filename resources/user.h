@@ -107,6 +107,11 @@ class LoginPolicyResource : public ResourceOf<LoginPolicyObserved> {
   const std::vector<std::string>& allowed() const { return allowed_; }
   bool allow_lockout() const { return allow_lockout_; }
   void set_allow_lockout(bool allow) { allow_lockout_ = allow; }
+  /// users.login_names_ignore_case: "Admin" in the list allows the account admin (laitos compares so).
+  bool ignore_case() const { return ignore_case_; }
+  void set_ignore_case(bool ignore) { ignore_case_ = ignore; }
+  /// Whether the account `name` is on the list.
+  bool allows(std::string_view name) const;
 
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const LoginPolicyObserved& seen) const override;
@@ -114,6 +119,7 @@ class LoginPolicyResource : public ResourceOf<LoginPolicyObserved> {
  private:
   std::vector<std::string> allowed_;
   bool allow_lockout_ = false;
+  bool ignore_case_ = false;
 };
 
 /// The name of the allow-list resource (`user:*`).

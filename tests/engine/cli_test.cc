@@ -387,7 +387,7 @@ TEST_F(CliTest, InputFormatIsChosenByContentOrByTheOptionForEveryCommand) {
   EXPECT_NE(forced_json.err.find("malformed JSON"), std::string::npos) << forced_json.err;
   auto unknown = run({"--input-format=toml", "--dry-run", flow});
   EXPECT_EQ(unknown.exit_status, 1);
-  EXPECT_NE(unknown.err.find("'toml' is not an input format; valid formats: json, yaml"), std::string::npos)
+  EXPECT_NE(unknown.err.find("'toml' is not an input format; valid formats: laitos, json, yaml"), std::string::npos)
       << unknown.err;
 }
 

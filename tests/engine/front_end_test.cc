@@ -25,7 +25,7 @@ TEST(FrontEndTest, ContentDecidesJsonByItsFirstCharacterAfterBomAndWhiteSpace) {
   EXPECT_EQ(front_end_named("json"), &json_front_end());
   EXPECT_EQ(front_end_named("yaml"), &yaml_front_end());
   EXPECT_EQ(front_end_named("toml"), nullptr);
-  EXPECT_EQ(front_end_names(), "json, yaml");
+  EXPECT_EQ(front_end_names(), "laitos, json, yaml");
 }
 
 TEST(FrontEndTest, AJsonNameWithYamlContentIsReadAsYaml) {
