@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/front_end.h"
+#include "engine/loader.h"
 #include "engine/registry.h"
 #include "engine/report.h"
 #include "engine/signals.h"

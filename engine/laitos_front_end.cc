@@ -615,14 +615,27 @@ std::string to_yaml(const Converted& converted, const std::string& file) {
 bool looks_like_laitos(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || text[first] != '{') return false;
-  // Only the top-level keys are looked at; nested values are skipped by the parser's depth callback.
+  // A top-level key "Maintenance" in any case but the native state's own lowercase `maintenance:`; that one is
+  // laitos's only beside another laitos daemon's key (CamelCase: HTTPDaemon) or holding a laitos key (IntervalSec).
   bool found = false;
+  bool lowercase_maintenance = false;
+  bool laitos_sign = false;
+  bool in_lowercase_maintenance = false;
   try {
     nlohmann::json::parser_callback_t top_level = [&](int depth, nlohmann::json::parse_event_t event,
                                                       nlohmann::json& parsed) {
-      if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
-          lower(parsed.get<std::string>()) == "maintenance") {
-        found = true;
+      if (event != nlohmann::json::parse_event_t::key || !parsed.is_string()) return true;
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (depth == 1) {
+        in_lowercase_maintenance = key == "maintenance";
+        lowercase_maintenance = lowercase_maintenance || in_lowercase_maintenance;
+        if (!in_lowercase_maintenance && lower(key) == "maintenance") found = true;
+        if (!key.empty() && std::isupper(static_cast<unsigned char>(key[0])) != 0) laitos_sign = true;
+      } else if (depth == 2 && in_lowercase_maintenance) {
+        const std::string name = lower(key);
+        if (std::any_of(kKeys.begin(), kKeys.end(), [&](const std::string& k) { return lower(k) == name; })) {
+          laitos_sign = true;
+        }
       }
       return true;
     };
@@ -631,7 +644,7 @@ bool looks_like_laitos(std::string_view text) {
   } catch (...) {
     return false;
   }
-  return found;
+  return found || (lowercase_maintenance && laitos_sign);
 }
 
 }  // namespace reconcile::engine::laitos

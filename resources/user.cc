@@ -355,6 +355,10 @@ KindSpec users_kind() {
                   "list the accounts that may log in, e.g. login_allowed_only: [root, alice], or remove the key");
       allow_list = nullptr;
     }
+    bool ignore_case = false;  // read (and checked) even without an allow-list
+    if (const Node* ignore = value.find("login_names_ignore_case")) {
+      if (auto flag = reader.boolean(*ignore)) ignore_case = *flag;
+    }
     if (const Node* node = allow_list) {
       std::vector<std::string> allowed;
       for (const Node* item : reader.list(*node, "account names", true)) {
@@ -364,9 +368,7 @@ KindSpec users_kind() {
       }
       policy = std::make_unique<LoginPolicyResource>(std::move(allowed), node->location, node->path);
       policy->set_allow_lockout(allow_lockout);
-      if (const Node* ignore = value.find("login_names_ignore_case")) {
-        if (auto flag = reader.boolean(*ignore)) policy->set_ignore_case(*flag);
-      }
+      policy->set_ignore_case(ignore_case);
     }
 
     const std::pair<const char*, UserEnsure> sections[] = {

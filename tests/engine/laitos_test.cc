@@ -130,13 +130,13 @@ TEST(LaitosTest, IntervalSecZeroOrNegativeIsADayAndUnderADayIsAnErrorAtItsLine) 
 }
 
 TEST(LaitosTest, RecipientsAndS3BucketGoToTheReport) {
-  const auto r = convert("{\"Recipients\": [\"a@example.com\", \"b@example.com\"], \"UploadReportToS3Bucket\": \"bk\"}");
+  const auto r = convert("{\"Recipients\": [\"a@example.com\", \"b@example.com\"], \"UploadReportToS3Bucket\": \"laitos-reports\"}");
   ASSERT_TRUE(r.errors.empty());
   const Node& root = r.converted.root;
   EXPECT_EQ(value(root, "report.mail_to[1]"), "b@example.com");
   EXPECT_EQ(value(root, "report.mail"), "always");
   EXPECT_EQ(value(root, "report.stdout"), "<none>");
-  EXPECT_EQ(value(root, "report.s3.bucket"), "bk");
+  EXPECT_EQ(value(root, "report.s3.bucket"), "laitos-reports");
   EXPECT_EQ(at(root, "report.s3.bucket")->path, "Maintenance.UploadReportToS3Bucket");
   EXPECT_EQ(value(convert("{\"UploadReportToS3Bucket\": \"\"}").converted.root, "report.s3"), "<none>");
 }
@@ -258,6 +258,9 @@ TEST(LaitosTest, DetectedByContentAndChosenPerFile) {
   EXPECT_EQ(&detect_front_end("{\"maintenance\": {}, \"HTTPDaemon\": {}}"), &laitos_front_end());
   EXPECT_EQ(&detect_front_end("{\"timezone\": \"Etc/UTC\"}"), &json_front_end());
   EXPECT_EQ(&detect_front_end("{\"a\": {\"Maintenance\": 1}}"), &json_front_end());
+  // The native state's own maintenance: key is not laitos's, unless it holds a laitos key.
+  EXPECT_EQ(&detect_front_end("{\"maintenance\": {\"fstrim\": true}, \"timezone\": \"UTC\"}"), &json_front_end());
+  EXPECT_EQ(&detect_front_end("{\"maintenance\": {\"intervalsec\": 3600}}"), &laitos_front_end());
   EXPECT_EQ(front_end_named("laitos"), &laitos_front_end());
 
   testing::TempRoot dir;
@@ -320,7 +323,7 @@ const char* kFull = R"({
     "SwapFileSizeMB": 64,
     "ShrinkSystemdJournalSizeMB": 100,
     "DoEnhanceFileSecurity": true,
-    "UploadReportToS3Bucket": "bk",
+    "UploadReportToS3Bucket": "laitos-reports",
     "ScriptForUnix": "echo \"a: b\" # not a comment\n",
     "Unknown": 1
   }
