@@ -2,11 +2,13 @@
 
 #include "providers/apt.h"
 #include "providers/localtime.h"
+#include "providers/nftables.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shadow.h"
 #include "providers/swap.h"
 #include "providers/systemd.h"
+#include "resources/firewall.h"
 #include "resources/package.h"
 #include "resources/service.h"
 #include "resources/swap.h"
@@ -21,7 +23,6 @@ engine::Registry registry() {
   registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
-  registry.add_planned_key("firewall", "open ports and connection throttling");
   registry.add_planned_key("files", "file contents and modes");
   registry.add_planned_key("checks", "TCP ports that must answer");
   registry.add_planned_key("script", "a script run after everything else");
@@ -51,6 +52,9 @@ engine::Registry registry() {
   // (sysctl)
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
+  // (firewall)
+  registry.add_kind(resources::firewall_kind());
+  registry.add_provider(std::make_unique<providers::NftablesProvider>());
   return registry;
 }
 

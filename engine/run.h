@@ -27,6 +27,7 @@ struct RunOptions {
   std::string lock_path = "/run/reconcile.lock";                 // under root
   std::chrono::milliseconds lock_wait{std::chrono::seconds(60)};
   std::function<void(const ProgressEvent&)> progress;
+  int confirm_within_seconds = 0;                                // firewall: roll back unless confirmed in time
 };
 
 /// Loads, validates and compiles the state files; errors are in `errors`.
