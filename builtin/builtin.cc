@@ -6,6 +6,7 @@
 #include "providers/localtime.h"
 #include "providers/maintenance.h"
 #include "providers/package_preset.h"
+#include "providers/nftables.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shell_script.h"
@@ -16,6 +17,7 @@
 #include "resources/check.h"
 #include "resources/maintenance.h"
 #include "resources/daemon_settings.h"
+#include "resources/firewall.h"
 #include "resources/package.h"
 #include "resources/script.h"
 #include "resources/service.h"
@@ -52,7 +54,6 @@ engine::Registry registry() {
   registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
-  registry.add_planned_key("firewall", "open ports and connection throttling");
   registry.add_planned_key("files", "file contents and modes");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
@@ -89,6 +90,9 @@ engine::Registry registry() {
   // (package presets and the interrupted-dpkg repair)
   registry.add_provider(std::make_unique<providers::PackagePresetProvider>());
   registry.add_provider(std::make_unique<providers::AptRepairProvider>());
+  // (firewall)
+  registry.add_kind(resources::firewall_kind());
+  registry.add_provider(std::make_unique<providers::NftablesProvider>());
   return registry;
 }
 

@@ -21,6 +21,7 @@
 #include "engine/run.h"
 #include "builtin/builtin.h"
 #include "providers/fs.h"
+#include "providers/nftables.h"
 
 #ifndef RECONCILE_VERSION
 #define RECONCILE_VERSION "0.1.0"
@@ -206,6 +207,16 @@ int run(int argc, char** argv) {
 
   cli::DaemonCommands daemon_commands(app);
 
+  // Firewall: confirm-or-roll-back. `--confirm-within SECONDS` arms a timer that restores the previous table;
+  // `reconcile confirm` keeps the new one; `firewall-rollback` is what the timer runs.
+  int confirm_within = 0;
+  app.add_option("--confirm-within", confirm_within,
+                 "firewall: roll a changed rule set back after SECONDS unless `reconcile confirm` runs first")
+      ->check(CLI::Range(10, 86400));
+  auto* confirm_cmd = app.add_subcommand("confirm", "keep the firewall rule set applied with --confirm-within");
+  auto* rollback_cmd = app.add_subcommand("firewall-rollback", "restore the firewall unless confirmed (run by the timer)");
+  rollback_cmd->group("");
+
   if (const std::string bad = empty_option_value(argc, argv); !bad.empty()) {
     std::fprintf(stderr, "reconcile: %s has no value; write %sVALUE, or leave the option out\n", bad.c_str(),
                  bad.c_str());
@@ -220,6 +231,22 @@ int run(int argc, char** argv) {
 
   engine::setup_logging(verbose > 0 && log_level == "warn" ? "info" : log_level);
   if (verbose > 1) spdlog::set_level(spdlog::level::debug);
+
+  if (confirm_cmd->parsed() || rollback_cmd->parsed()) {
+    if (::geteuid() != 0) {
+      std::fprintf(stderr, "reconcile: %s needs root\n", confirm_cmd->parsed() ? "confirm" : "firewall-rollback");
+      return 1;
+    }
+    providers::Exec tool_exec;
+    providers::Host host = validation_host(tool_exec, root, true);
+    auto done = confirm_cmd->parsed() ? providers::confirm_firewall(host) : providers::roll_back_firewall(host);
+    if (!done) {
+      std::fprintf(stderr, "reconcile: %s\n", done.error().c_str());
+      return 1;
+    }
+    std::printf("%s\n", done->c_str());
+    return 0;
+  }
 
   const auto registry = builtin::registry();
   providers::Exec exec;
@@ -289,6 +316,7 @@ int run(int argc, char** argv) {
   options.lock_wait = no_wait ? std::chrono::seconds(0) : std::chrono::seconds(lock_wait);
   options.delivery.enabled = !no_deliver;
   options.delivery.caller_prints = true;  // the report is printed below
+  options.confirm_within_seconds = confirm_within;
   const bool show_progress = !quiet && format == "text" && ::isatty(2) != 0;
   std::mutex progress_mutex;
   const auto started = std::chrono::steady_clock::now();

@@ -151,6 +151,7 @@ Report run_phases(const RunOptions& options, const Registry& registry, ReportSec
   host.privileged = ::geteuid() == 0;
   host.os_release = providers::read_os_release(options.root);
   host.dry_run = options.dry_run;
+  host.confirm_within_seconds = options.confirm_within_seconds;
 
   for (const auto& file : options.files) report.files.push_back(state_file_info(file));
 

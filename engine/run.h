@@ -41,6 +41,7 @@ struct RunOptions {
   std::optional<PauseInfo> paused;         // applies are paused (`reconcile disable`): the run is a dry run
   std::string trigger;                    // what started it: "" (command line), "schedule", "SIGHUP", "once"
   DeliveryRequest delivery;  // where the report goes at the end: the state's report: section (engine/delivery.h)
+  int confirm_within_seconds = 0;                                // firewall: roll back unless confirmed in time
 };
 
 /// Loads, validates and compiles the state files; errors are in `errors`.

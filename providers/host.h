@@ -20,6 +20,8 @@ struct Host {
   std::map<std::string, std::string> os_release;
   /// The run only previews (--dry-run): an observation may say what the apply would find out first.
   bool dry_run = false;
+  /// `--confirm-within SECONDS`: a firewall change is rolled back unless `reconcile confirm` runs in time; 0: off.
+  int confirm_within_seconds = 0;
 
   /// An absolute path of the host ("/etc/localtime") under root.
   std::filesystem::path path(std::string_view absolute) const;
