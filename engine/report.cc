@@ -92,7 +92,7 @@ bool has_word(std::string_view text, std::string_view word) {
 // "version 2.9 → 2.10"; the field's name left out where the values already say it ("not installed → 2.10-3",
 // not "installed not installed → 2.10-3").
 std::string drift_text(const resources::FieldDrift& d) {
-  const bool said = has_word(d.observed, d.field) || has_word(d.desired, d.field);
+  const bool said = has_word(d.observed, d.field);  // "active → inactive", "not installed → 2.10-3"
   return (said ? "" : printable(d.field, 200) + " ") + (d.observed.empty() ? "(none)" : printable(d.observed, 200)) +
          " → " + printable(d.desired, 200);
 }

@@ -9,6 +9,7 @@ scripts/setup.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONCILE_SANITIZE=OFF -DRECONCILE_INTEGRATION=ON -DRECONCILE_BENCH=ON
 cmake --build build -j"$jobs"
+cmake --build build --target deb  # the Debian package, for its test on a test host
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECONCILE_SANITIZE=ON -DRECONCILE_INTEGRATION=OFF \
       -DRECONCILE_BENCH=OFF

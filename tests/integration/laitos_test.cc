@@ -111,13 +111,15 @@ TEST(LaitosHostTest, AConfigConvertsAppliesAndConvergesWithTheDpkgRepairAndUnava
   // Second run: nothing changes. The only failures allowed are sysctl keys a container's /proc/sys refuses
   // (kernel-wide ones, and net ones only the initial network namespace may set).
   auto again = host->reconcile({"--format=json", "/tmp/native.yaml"});
-  EXPECT_EQ(again.exit_code & 2, 0) << again.out << again.err;
+  EXPECT_EQ(again.exit_code & 2, 0) << again.out << again.err;  // nothing changed (4: the failed check)
   auto second = nlohmann::json::parse(again.out, nullptr, false);
   ASSERT_FALSE(second.is_discarded()) << again.out;
   for (const auto& r : second["resources"]) {
     if (r["status"] == "in-sync") continue;
     const std::string id = r["id"];
     const std::string text = r.dump();
+    // Nothing listens on port 22 in a test host: that check fails every run, as laitos reports it.
+    if (id == "check:tcp:localhost:22" && text.find("does not answer") != std::string::npos) continue;
     EXPECT_TRUE(id.starts_with("sysctl:") && (text.find("not permitted") != std::string::npos || text.find("Read-only") != std::string::npos)) << r.dump(2);
   }
 
