@@ -17,6 +17,9 @@ packages=(
   git
   # the firewall: nft for the test hosts and the boot-time load
   nftables
+  # the harness: libFuzzer targets (fuzz/; clang 19: clang 14 cannot compile libstdc++ 12's <expected>) and
+  # property tests (rapidcheck)
+  clang-19 libclang-rt-19-dev librapidcheck-dev
 )
 
 missing=()
