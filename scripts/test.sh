@@ -25,3 +25,8 @@ echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 
 echo "== all tests"
 (cd build && ctest -j"$jobs" --output-on-failure)
+
+# ---- the harness: fuzzing (fuzz/, libFuzzer, clang++-19 in build-fuzz/), a bounded time per target ----
+# 8 targets x 7 s: about a minute in all. scripts/fuzz.sh SECONDS runs them longer (default: about an hour).
+echo "== fuzz targets, ${RECONCILE_CI_FUZZ_SECONDS:-7} s each"
+RECONCILE_FUZZ_JOBS="$jobs" scripts/fuzz.sh "${RECONCILE_CI_FUZZ_SECONDS:-7}"
