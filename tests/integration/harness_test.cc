@@ -50,7 +50,9 @@ TEST(HarnessProperty, DryRunChangesNothingAndTheSecondApplyChangesNothing) {
     EXPECT_TRUE(apply.exit_code == 0 || apply.exit_code == 2) << apply.out << apply.err;
     const auto again = host->reconcile({"--format=json", "/tmp/state.yaml"});
     EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
-    if (again.exit_code == 0) EXPECT_EQ(json::parse(again.out)["counts"]["changed"], 0) << again.out;
+    if (again.exit_code == 0) {
+      EXPECT_EQ(json::parse(again.out)["counts"]["changed"], 0) << again.out;
+    }
     std::string report;
     EXPECT_TRUE(host->down(&report)) << report;
   }
@@ -109,8 +111,11 @@ TEST(HarnessCorruptHost, EachDamageFailsItsOwnResourceAndNothingElse) {
     for (const auto& r : report["resources"]) {
       const std::string id = r.value("id", "");
       const std::string status = r.value("status", "");
-      if (id == "timezone") healthy_changed = status == "changed";
-      else if (id != d.failed) EXPECT_NE(status, "failed") << id << " failed too: " << r.dump();
+      if (id == "timezone") {
+        healthy_changed = status == "changed";
+      } else if (id != d.failed) {
+        EXPECT_NE(status, "failed") << id << " failed too: " << r.dump();
+      }
       if (id == d.failed) {
         EXPECT_EQ(status, "failed") << r.dump();
         EXPECT_NE(r.dump().find(d.says), std::string::npos) << "the failure does not say '" << d.says << "': "
