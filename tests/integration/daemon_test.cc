@@ -206,6 +206,34 @@ TEST(DaemonHostTest, SigtermDuringAnApplyLeavesACompleteInterruptedReport) {
   EXPECT_EQ(host->reconcile({"/etc/reconcile/state.yaml"}).exit_code, 0);
 }
 
+// A laitos config run by the daemon: its Maintenance object is the state of each cycle, and the laitos report
+// copy is written where laitos puts it (a watch-only cycle here: a dry run changes nothing).
+TEST(DaemonHostTest, OnceWithALaitosConfigReadsItsMaintenanceEachCycle) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("dm-laitos"), rt::default_bin_dir());
+  host->write_file("/etc/laitos.json",
+                   "{\"HTTPDaemon\": {\"Port\": 80},\n"
+                   " \"Maintenance\": {\"IntervalSec\": 86400, \"SetTimeZone\": \"Europe/Helsinki\"}}\n");
+  const auto before = host->exec({"readlink", "/etc/localtime"}).out;
+  auto once = host->reconcile({"daemon", "--once", "--dry-run", "--report=/tmp/laitos.json", "--laitos",
+                               "/etc/laitos.json"});
+  EXPECT_EQ(once.exit_code & 1, 0) << once.out << once.err;
+  const auto r = host->exec({"cat", "/tmp/laitos.json"});
+  json report = json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << r.out << once.err;
+  EXPECT_EQ(report["mode"], "dry-run") << report.dump(1);
+  bool timezone = false;
+  for (const auto& resource : report["resources"]) {
+    if (resource["id"] == "timezone") {
+      timezone = true;
+      EXPECT_EQ(resource["source"]["file"], "/etc/laitos.json") << resource.dump();
+      EXPECT_EQ(resource["status"], "drifted") << resource.dump();
+    }
+  }
+  EXPECT_TRUE(timezone) << report.dump(1);
+  EXPECT_EQ(host->exec({"stat", "-c", "%a", "/tmp/laitos-latest-maintenance-report.txt"}).out, "600\n");
+  EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, before) << "a dry run changed the time zone";
+}
+
 // The same from the command line: SIGTERM during an apply lets the install finish, skips what waits, writes the
 // whole report with status interrupted and exits with the failure bit; the next run converges.
 TEST(DaemonHostTest, SigtermDuringACommandLineApplyReportsInterrupted) {
