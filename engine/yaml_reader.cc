@@ -167,8 +167,10 @@ class YamlBuilder {
     }
     frame.have_key = false;
     if (frame.skip_value) {
-      discard_ = std::make_unique<Node>();
-      return discard_.get();
+      // Kept until the end: a discarded mapping is itself on the stack while its own entries are read (and may
+      // hold a duplicate key of their own), so an earlier discard node must outlive the later ones.
+      discards_.push_back(std::make_unique<Node>());
+      return discards_.back().get();
     }
     parent.entries.push_back(MapEntry{std::move(frame.key), frame.key_location, Node{}});
     MapEntry& entry = parent.entries.back();
@@ -194,7 +196,7 @@ class YamlBuilder {
   Node& root_;
   std::vector<Frame> stack_;
   std::map<std::string, Node> anchors_;
-  std::unique_ptr<Node> discard_;
+  std::vector<std::unique_ptr<Node>> discards_;  // values of duplicate keys, read and dropped
   std::size_t count_ = 0;
   int documents_ = 0;
 };

@@ -73,6 +73,17 @@ TEST(LoaderTest, MalformedJsonNamesLineAndColumn) {
   EXPECT_EQ(errors[0].location.column, 7);
 }
 
+// Found by the fuzzer: the value of a duplicate key is read and dropped; when it is a mapping with a duplicate key
+// of its own, the outer dropped value must still be there while the inner one is read.
+TEST(LoaderTest, ADuplicateKeyInsideTheDroppedValueOfADuplicateKeyIsReportedToo) {
+  std::vector<resources::Error> errors;
+  parse("nested.yaml", "a:\n  x: 1\na:\n  y: 1\n  y: {q: 1}\n  z: {q: 1, q: 2}\n  w: 3\n", errors);
+  ASSERT_EQ(errors.size(), 3u) << errors[0].str();  // a (line 3), y (line 5), q (line 6)
+  for (const auto& error : errors) EXPECT_EQ(error.code, ErrorCode::kDuplicateKey) << error.str();
+  EXPECT_EQ(errors[0].location.line, 3);
+  EXPECT_EQ(errors[2].location.line, 6);
+}
+
 TEST(LoaderTest, DuplicateKeysAreErrorsInBothFormats) {
   std::vector<resources::Error> errors;
   parse("d.yaml", "timezone: a\ntimezone: b\n", errors);
