@@ -3,6 +3,7 @@
 #include "providers/apt.h"
 #include "providers/localtime.h"
 #include "providers/maintenance.h"
+#include "providers/posix_file.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shell_script.h"
@@ -11,6 +12,7 @@
 #include "providers/systemd.h"
 #include "providers/tcp_check.h"
 #include "resources/check.h"
+#include "resources/file.h"
 #include "resources/maintenance.h"
 #include "resources/package.h"
 #include "resources/script.h"
@@ -49,7 +51,6 @@ engine::Registry registry() {
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
   registry.add_planned_key("firewall", "open ports and connection throttling");
-  registry.add_planned_key("files", "file contents and modes");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
   // Kinds and their providers, providers of a kind in order of preference. One block per kind.
@@ -77,6 +78,9 @@ engine::Registry registry() {
   registry.add_kind(resources::sysctl_kind());
   registry.add_provider(std::make_unique<providers::ProcfsSysctlProvider>());
   add_routines(registry);
+  // (files)
+  registry.add_kind(resources::files_kind());
+  registry.add_provider(std::make_unique<providers::PosixFileProvider>());
   return registry;
 }
 

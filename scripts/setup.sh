@@ -17,6 +17,8 @@ packages=(
   git
   # the firewall: nft for the test hosts and the boot-time load
   nftables
+  # files: the unified diff of a file's content in a dry run (header-only)
+  libdtl-dev
 )
 
 missing=()
