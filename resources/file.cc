@@ -219,6 +219,16 @@ std::unique_ptr<FileResource> read_entry(const Node& item, CompileContext& conte
                 "write - {path: /etc/motd, content: \"hello\\n\"}");
     return nullptr;
   }
+  // Keys of the files kind that this version does not implement yet: a clear refusal, never silently ignored.
+  const std::pair<const char*, const char*> later[] = {
+      {"notify", "restarting a service when the file changes"}, {"template", "templates filled from host facts and vars"}};
+  for (const auto& [key, what] : later) {
+    if (const Node* node = item.find(key)) {
+      reader.fail(*node, ErrorCode::kUnsupported, std::string("'") + key + "' (" + what + ") is not supported yet by this version",
+                  "remove it for now");
+      return nullptr;
+    }
+  }
   if (!reader.check_keys(item, {"path", "ensure", "content", "source", "mode", "owner", "group", "target",
                                 "sensitive", "requires"},
                          "a files entry")) {

@@ -89,6 +89,15 @@ TEST(FileTest, ConflictingAndBadValuesAreExplained) {
   EXPECT_EQ(scalar.errors[0].code, ErrorCode::kType);
 }
 
+TEST(FileTest, NotifyAndTemplateAreRefusedAsNotYetSupported) {
+  for (const char* key : {"notify: [service:nginx]", "template: t.tmpl"}) {
+    auto compiled = compile_yaml(std::string("files:\n  - {path: /etc/a, ") + key + "}\n");
+    ASSERT_EQ(compiled.errors.size(), 1u) << key;
+    EXPECT_EQ(compiled.errors[0].code, ErrorCode::kUnsupported) << key;
+    EXPECT_NE(compiled.errors[0].message.find("not supported yet"), std::string::npos);
+  }
+}
+
 TEST(FileTest, TwoEntriesForOnePathWithDifferentWishesConflict) {
   auto compiled = compile_yaml("files:\n  - {path: /etc/a, content: x}\n  - {path: /etc/a, content: y}\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
