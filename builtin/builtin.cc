@@ -7,6 +7,7 @@
 #include "providers/maintenance.h"
 #include "providers/package_preset.h"
 #include "providers/nftables.h"
+#include "providers/posix_file.h"
 #include "providers/procfs_sysctl.h"
 #include "providers/rpm.h"
 #include "providers/shell_script.h"
@@ -15,6 +16,7 @@
 #include "providers/systemd.h"
 #include "providers/tcp_check.h"
 #include "resources/check.h"
+#include "resources/file.h"
 #include "resources/maintenance.h"
 #include "resources/daemon_settings.h"
 #include "resources/firewall.h"
@@ -54,7 +56,6 @@ engine::Registry registry() {
   registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
-  registry.add_planned_key("files", "file contents and modes");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
   // Kinds and their providers, providers of a kind in order of preference. One block per kind.
@@ -93,6 +94,9 @@ engine::Registry registry() {
   // (firewall)
   registry.add_kind(resources::firewall_kind());
   registry.add_provider(std::make_unique<providers::NftablesProvider>());
+  // (files)
+  registry.add_kind(resources::files_kind());
+  registry.add_provider(std::make_unique<providers::PosixFileProvider>());
   return registry;
 }
 

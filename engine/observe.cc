@@ -81,6 +81,11 @@ std::vector<resources::Error> validate_on_host(const ResourceGraph& graph, const
   const providers::Host& host = session.host();
   std::vector<resources::Error> errors;
   const auto chosen = choose_providers(graph, registry, host);
+  {
+    // What the state manages, for providers that accept names the state itself creates (providers::ManagedIds).
+    auto& managed = session.state<providers::ManagedIds>();
+    for (const auto& [id, v] : graph.index) managed.ids.insert(id);
+  }
   for (std::size_t v = 0; v < graph.size(); ++v) {
     const auto& resource = graph.resources[v];
     if (chosen[v] != nullptr || resource->provider_hint().empty()) continue;

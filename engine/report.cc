@@ -92,6 +92,7 @@ bool has_word(std::string_view text, std::string_view word) {
 // "version 2.9 → 2.10"; the field's name left out where the values already say it ("not installed → 2.10-3",
 // not "installed not installed → 2.10-3").
 std::string drift_text(const resources::FieldDrift& d) {
+  if (!d.summary.empty()) return printable(d.summary, 300);
   const bool said = has_word(d.observed, d.field);  // "active → inactive", "not installed → 2.10-3"
   return (said ? "" : printable(d.field, 200) + " ") + (d.observed.empty() ? "(none)" : printable(d.observed, 200)) +
          " → " + printable(d.desired, 200);
@@ -123,6 +124,25 @@ std::string output_lines(const std::string& output, const Paint& paint) {
       break;
     }
     out += paint("2", "      | " + printable(std::string_view(output).substr(start, end - start))) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+// A drift's detail (a unified diff), indented under it, at most 80 lines.
+std::string detail_lines(const std::string& detail, const Paint& paint) {
+  std::string out;
+  std::size_t start = 0;
+  int lines = 0;
+  while (start < detail.size()) {
+    const std::size_t end = std::min(detail.find('\n', start), detail.size());
+    if (++lines > 80) {
+      out += paint("2", "      …") + "\n";
+      break;
+    }
+    const auto line = std::string_view(detail).substr(start, end - start);
+    const char* color = line.starts_with("+") ? "32" : line.starts_with("-") ? "31" : "2";
+    out += "      " + paint(color, printable(line, 300)) + "\n";
     start = end + 1;
   }
   return out;
@@ -222,6 +242,7 @@ std::string render_text(const Report& report, const TextOptions& options) {
           const std::string mark = done ? paint("32", "✓") : paint("33", "~");
           for (const auto& d : r.drift) {
             out += mark + " " + id + ": " + drift_text(d) + label + " " + where + "\n";
+            if (!d.detail.empty()) out += detail_lines(d.detail, paint);
           }
           if (!done && !r.after.empty()) {
             out += "    would change after " + r.after.front() + (r.after.size() > 1 ? " and others" : "") + "\n";
@@ -350,6 +371,8 @@ std::string render_json(const Report& report) {
     item["drift"] = json::array();
     for (const auto& d : r.drift) {
       item["drift"].push_back({{"field", d.field}, {"observed", d.observed}, {"desired", d.desired}, {"reason", d.reason}});
+      if (!d.summary.empty()) item["drift"].back()["summary"] = d.summary;
+      if (!d.detail.empty()) item["drift"].back()["detail"] = d.detail;
     }
     item["changes"] = json::array();
     for (const auto& s : r.steps) {

@@ -310,4 +310,21 @@ std::expected<bool, std::string> replace_symlink(const Host& host, std::string_v
   return true;
 }
 
+std::expected<void, std::string> write_whole_file(const Host& host, std::string_view absolute, std::string_view bytes,
+                                                  unsigned mode, std::optional<std::pair<uid_t, gid_t>> owner) {
+  auto real = resolve(host, absolute);
+  if (!real) return std::unexpected(real.error());
+  const std::string shown(absolute);
+  const auto mutex = path_mutex(real->string());
+  std::lock_guard lock(*mutex);
+  remove_stale_temps(*real);
+  struct stat st {};
+  if (::lstat(real->c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return std::unexpected(shown + " is a directory");
+  if (!owner) owner = std::make_pair(::geteuid(), ::getegid());
+  auto written = replace_file(*real, shown, bytes, mode, owner, EditOptions{});
+  if (!written) return written;
+  ++writes_done;
+  return {};
+}
+
 }  // namespace reconcile::providers

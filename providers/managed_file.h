@@ -104,4 +104,11 @@ std::expected<FileText, std::string> observe_file(const Host& host, std::string_
 std::expected<bool, std::string> replace_symlink(const Host& host, std::string_view absolute,
                                                  std::string_view target);
 
+/// Replaces `absolute` by `bytes` as a whole (a file's content managed entirely, binary or text): a temporary
+/// file in the same directory given `mode` and `owner` before the rename (so it is never briefly readable by
+/// others), fsync, rename over the path (a symlink there is replaced, never followed), fsync the directory;
+/// under the path's lock. Refuses a directory at the path.
+std::expected<void, std::string> write_whole_file(const Host& host, std::string_view absolute, std::string_view bytes,
+                                                  unsigned mode, std::optional<std::pair<uid_t, gid_t>> owner);
+
 }  // namespace reconcile::providers

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <typeindex>
 #include <utility>
@@ -57,6 +58,12 @@ class Session {
   mutable std::mutex mutex_;
   std::map<std::pair<std::type_index, const void*>, std::shared_ptr<void>> states_;
   std::vector<std::string> warnings_;
+};
+
+/// The ids of every resource the state manages, set in the session by the engine before host validation, so a
+/// provider may accept a name the state itself creates (a file's owner from users.present).
+struct ManagedIds {
+  std::set<std::string> ids;
 };
 
 }  // namespace reconcile::providers

@@ -30,6 +30,8 @@ struct FieldDrift {
   std::string desired;
   std::string reason;
   int code = 0;        // the kind's field enum (see drift_of); providers match on it, never on the name
+  std::string summary; // when set, reports show it instead of "observed → desired" (a sensitive file's content)
+  std::string detail;  // lines shown under the drift in the text report (a unified diff of a file's content)
 };
 
 /// Every field that differs; empty means in sync.

@@ -22,6 +22,8 @@ packages=(
   # the harness: libFuzzer targets (fuzz/; clang 19: clang 14 cannot compile libstdc++ 12's <expected>) and
   # property tests (rapidcheck)
   clang-19 libclang-rt-19-dev librapidcheck-dev
+  # files: the unified diff of a file's content in a dry run (header-only)
+  libdtl-dev
 )
 
 missing=()

@@ -352,3 +352,35 @@ TEST(AtomicWriteTest, TemporaryFilesOfAKilledWriterAreRemovedByTheNextWrite) {
 }
 
 }  // namespace reconcile::providers
+
+namespace reconcile::providers {
+namespace {
+
+class WholeFileTest : public ::testing::Test {
+ protected:
+  testing::TempRoot root_;
+  Host host_{root_.path(), nullptr, true, {}};
+};
+
+TEST_F(WholeFileTest, WritesWithItsModeReplacesALinkWithoutFollowingItAndRefusesADirectory) {
+  root_.write("etc/keep", "unchanged\n");
+  std::filesystem::create_symlink(root_.path() / "etc/keep", root_.path() / "etc/link");
+  ASSERT_TRUE(write_whole_file(host_, "/etc/app.env", std::string("A=1\n\0bin", 8), 0640, std::nullopt));
+  struct stat st {};
+  ASSERT_EQ(::lstat((root_.path() / "etc/app.env").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(root_.read("etc/app.env"), std::string("A=1\n\0bin", 8));
+  ASSERT_TRUE(write_whole_file(host_, "/etc/link", "new\n", 0644, std::nullopt));
+  EXPECT_EQ(root_.read("etc/keep"), "unchanged\n");  // the link's target is untouched
+  EXPECT_FALSE(std::filesystem::is_symlink(root_.path() / "etc/link"));
+  std::filesystem::create_directories(root_.path() / "etc/dir");
+  const auto refused = write_whole_file(host_, "/etc/dir", "x", 0644, std::nullopt);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), "/etc/dir is a directory");
+  for (const auto& entry : std::filesystem::directory_iterator(root_.path() / "etc")) {
+    EXPECT_EQ(entry.path().filename().string().find("reconcile-tmp"), std::string::npos) << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace reconcile::providers
