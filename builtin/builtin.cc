@@ -56,6 +56,7 @@ engine::Registry registry() {
   registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
+  registry.add_planned_key("groups", "groups present or absent");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
   // Kinds and their providers, providers of a kind in order of preference. One block per kind.
