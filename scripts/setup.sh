@@ -57,5 +57,7 @@ if [[ $(node -p "require('$s3rver_dir/node_modules/s3rver/package.json').version
     exit 1
   fi
   mkdir -p "$s3rver_dir"
-  npm install --no-audit --no-fund --prefix "$s3rver_dir" "s3rver@$s3rver_version"
+  # The system's trust store (with any local CA of this network), not only npm's bundled one.
+  cafile=(); [[ -r /etc/ssl/certs/ca-certificates.crt ]] && cafile=(--cafile=/etc/ssl/certs/ca-certificates.crt)
+  npm install --no-audit --no-fund "${cafile[@]}" --prefix "$s3rver_dir" "s3rver@$s3rver_version"
 fi
