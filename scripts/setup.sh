@@ -19,6 +19,8 @@ packages=(
   nftables
   # the Debian package: its man page is made from --help; curl reads the uploaded report back in the S3 test
   help2man curl
+  # CPack reads the binary's dependencies with dpkg-shlibdeps, which needs file(1)
+  file
   # the harness: libFuzzer targets (fuzz/; clang 19: clang 14 cannot compile libstdc++ 12's <expected>) and
   # property tests (rapidcheck)
   clang-19 libclang-rt-19-dev librapidcheck-dev
