@@ -175,7 +175,10 @@ std::string limit_statement(const json& l) {
 // One statement of a rule.
 std::string statement(const json& s) {
   if (!s.is_object() || s.size() != 1) return s.dump();
-  const auto& [name, body] = *s.items().begin();
+  // The key and value through the object's own iterator (an items() proxy would be a temporary here).
+  const auto first = s.begin();
+  const std::string name = first.key();
+  const json& body = first.value();
   if (name == "match" && body.contains("left") && body.contains("right")) {
     const std::string op = body.value("op", std::string("=="));
     const std::string left = expression(body["left"]);
@@ -448,7 +451,9 @@ std::expected<NftListing, std::string> parse_nft_listing(std::string_view text) 
   std::set<std::string> dropping;
   for (const auto& item : doc["nftables"]) {
     if (!item.is_object() || item.empty()) continue;
-    const auto& [type, body] = *item.items().begin();
+    const auto first = item.begin();
+    const std::string type = first.key();
+    const json& body = first.value();
     if (!body.is_object()) continue;
     const std::string family = body.value("family", std::string());
     const std::string table = type == "table" ? body.value("name", std::string()) : body.value("table", std::string());
