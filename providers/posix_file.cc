@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <dtl/dtl.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -32,7 +30,6 @@ using resources::FileType;
 namespace {
 
 constexpr std::size_t kMaxContent = 64u << 20;  // a managed file is configuration, not data
-constexpr std::size_t kMaxDiff = 256u << 10;
 
 // --- SHA-256 (FIPS 180-4) ---------------------------------------------------------------------------------
 
@@ -298,7 +295,7 @@ Observation observe_one(Session& session, const AccountDb* db, const FileResourc
       std::string have;
       if (seen->type == FileType::kFile) {
         // Equal sizes need a read to compare; different sizes differ, and are read only for the diff.
-        if (seen->size == want.size() || (!file.sensitive && seen->size <= kMaxDiff)) {
+        if (seen->size == want.size() || (!file.sensitive && seen->size <= kMaxTextDiff)) {
           auto read = read_regular(real);
           if (!read) return Observation::unknown("not observable: read " + file.path() + ": " + read.error());
           have = std::move(*read);
@@ -310,10 +307,10 @@ Observation observe_one(Session& session, const AccountDb* db, const FileResourc
         seen->content_same = false;
       }
       if (!seen->content_same) {
-        seen->binary = !looks_like_text(want) || !looks_like_text(have) || seen->size > kMaxDiff;
+        seen->binary = !looks_like_text(want) || !looks_like_text(have) || seen->size > kMaxTextDiff;
         if (!file.sensitive) {
           seen->wanted_sha256 = sha256_hex(want);
-          if (seen->type == FileType::kFile && seen->size <= kMaxDiff) seen->sha256 = sha256_hex(have);
+          if (seen->type == FileType::kFile && seen->size <= kMaxTextDiff) seen->sha256 = sha256_hex(have);
           if (!seen->binary) seen->content_diff = unified_diff(have, want, file.path());
         }
       }
@@ -432,38 +429,6 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 bool looks_like_text(std::string_view bytes) { return bytes.find('\0') == std::string_view::npos; }
-
-std::string unified_diff(std::string_view before, std::string_view after, std::string_view path) {
-  if (before.size() > kMaxDiff || after.size() > kMaxDiff) {
-    return "(" + std::to_string(before.size()) + " → " + std::to_string(after.size()) + " bytes: too large to show a diff)";
-  }
-  auto lines = [](std::string_view text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start < text.size()) {
-      const std::size_t end = text.find('\n', start);
-      if (end == std::string_view::npos) {
-        out.emplace_back(std::string(text.substr(start)) + "\n\\ No newline at end of file");
-        break;
-      }
-      out.emplace_back(text.substr(start, end - start));
-      start = end + 1;
-    }
-    return out;
-  };
-  const auto a = lines(before);
-  const auto b = lines(after);
-  dtl::Diff<std::string> diff(a, b);
-  diff.onHuge();
-  diff.compose();
-  diff.composeUnifiedHunks();
-  std::ostringstream out;
-  out << "--- " << path << "\n+++ " << path << " (desired)\n";
-  diff.printUnifiedFormat(out);
-  std::string text = out.str();
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
 
 std::vector<resources::Error> PosixFileProvider::validate(Session& session,
                                                           std::span<const FileResource* const> resources) const {

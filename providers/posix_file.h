@@ -3,6 +3,7 @@
 // to show a diff of what differs), no process. Writes go through the shared-file primitive
 // (providers/managed_file.h); a replaced file's previous content is kept in a bounded backup store.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,6 +34,8 @@ class PosixFileProvider : public ProviderOf<const resources::FileResource*, reso
 std::string sha256_hex(std::string_view bytes);
 /// Whether `bytes` read as text (no NUL, valid enough to diff line by line).
 bool looks_like_text(std::string_view bytes);
+/// The largest file whose text a dry run diffs.
+inline constexpr std::size_t kMaxTextDiff = 256u << 10;
 /// A unified diff from `before` to `after` ("--- path", "+++ path", hunks with 3 lines of context), or a
 /// one-line note when either side is too large to diff.
 std::string unified_diff(std::string_view before, std::string_view after, std::string_view path);
