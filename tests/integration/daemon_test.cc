@@ -358,7 +358,7 @@ TEST(DaemonHostTest, APushedCommitReachesTheHostOnTheNextCycle) {
 TEST(DaemonHostTest, SoakThousandsOfCyclesKeepMemoryAndDescriptorsFlat) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("dm-soak"), rt::default_bin_dir());
   host->write_file("/etc/reconcile/state.yaml", "timezone: Etc/UTC\nsysctl: {keys: {vm.swappiness: 60}}\n");
-  const std::uint64_t target = 3000;
+  const std::uint64_t target = 2000;
   auto run = start_daemon(*host, {"--test-min-interval=1ms", "--interval=10ms", "--first-run-delay=0",
                                   "/etc/reconcile/state.yaml"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -386,7 +386,9 @@ TEST(DaemonHostTest, SoakThousandsOfCyclesKeepMemoryAndDescriptorsFlat) {
   std::printf("soak: cycles %llu → %llu in %.1f s; RSS %ld kB → %ld kB; fds %ld → %ld\n",
               static_cast<unsigned long long>(at_start), static_cast<unsigned long long>(at_end), seconds, rss_start,
               rss_end, fds_start, fds_end);
-  EXPECT_EQ(fds_end, fds_start);
+  // A leak grows by one per cycle, thousands over the soak; a cycle under way when a look is taken holds one
+  // more (the run lock), so one over the start is the daemon's own count too.
+  EXPECT_LE(fds_end, fds_start + 1);
   EXPECT_LE(rss_end - rss_start, 1024) << "kB of RSS grew over " << at_end - at_start << " cycles";
   const json s = status(*host);
   EXPECT_EQ(s["daemon"]["last_run"]["exit_code"], 0) << s.dump(1);
