@@ -86,8 +86,11 @@ void BM_FirewallObserveInProcess(benchmark::State& state) {
   for (auto _ : state) {
     providers::Session session(host);
     auto seen = nftables.observe_resources(session, batch);
-    if (seen.size() != 1 || seen[0].state == nullptr || !batch[0]->diff(*seen[0].state).empty()) {
-      return state.SkipWithError("not converged");
+    if (seen.size() != 1 || seen[0].state == nullptr) return state.SkipWithError("not observed");
+    if (const auto drift = batch[0]->diff(*seen[0].state); !drift.empty()) {
+      static std::string why;
+      why = "not converged: " + drift[0].observed + " -> " + drift[0].desired + " (" + drift[0].reason + ")";
+      return state.SkipWithError(why.c_str());
     }
     benchmark::DoNotOptimize(seen);
   }

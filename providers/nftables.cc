@@ -172,6 +172,16 @@ std::string limit_statement(const json& l) {
   return out;
 }
 
+// A layer-4 protocol as its number: nft prints `meta l4proto 1` back as `icmp` when the host has /etc/protocols
+// (netbase) and as `1` when it has not, so both spellings must compare equal to the desired number.
+std::string protocol_number(const std::string& name) {
+  static const std::map<std::string, std::string, std::less<>> kNumbers = {
+      {"icmp", "1"},  {"igmp", "2"},  {"tcp", "6"},   {"udp", "17"},        {"gre", "47"},       {"esp", "50"},
+      {"ah", "51"},   {"dccp", "33"}, {"sctp", "132"}, {"ipv6-icmp", "58"}, {"icmpv6", "58"},   {"udplite", "136"}};
+  const auto found = kNumbers.find(name);
+  return found != kNumbers.end() ? found->second : name;
+}
+
 // One statement of a rule.
 std::string statement(const json& s) {
   if (!s.is_object() || s.size() != 1) return s.dump();
@@ -187,6 +197,7 @@ std::string statement(const json& s) {
     if (body["right"].is_array()) right = joined_sorted(body["right"], ",", interface);  // flags: established,related
     else if (body["right"].is_string()) right = scalar(body["right"], interface);
     else right = expression(body["right"]);
+    if (left == "meta l4proto" || left == "ip protocol" || left == "ip6 nexthdr") right = protocol_number(right);
     return left + " " + (op == "==" || op == "in" ? "" : op + " ") + right;
   }
   if (name == "accept" || name == "drop" || name == "return" || name == "continue") return name;

@@ -65,6 +65,19 @@ TEST(NftablesTest, OtherTablesAreListedAndEmptyRulesetsHaveNoTable) {
   EXPECT_FALSE(parse_nft_listing("[1, 2]"));
 }
 
+TEST(NftablesTest, ProtocolNamesFromEtcProtocolsNormaliseToTheirNumbers) {
+  // nft 1.0.6 on a host with netbase's /etc/protocols prints `meta l4proto 1` back by name.
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"accept": null}])"),
+            "meta l4proto 1 accept");
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "ipv6-icmp"}}, {"accept": null}])"),
+            "meta l4proto 58 accept");
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, )"
+                           R"({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}, {"drop": null}])"),
+            "meta l4proto 6 ct state new drop");
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": 17}}, {"drop": null}])"),
+            "meta l4proto 17 drop");
+}
+
 TEST(NftablesTest, SshdPortsAreReadFromItsConfigurationAndIncludes) {
   testing::TempRoot root;
   Exec exec;
