@@ -425,5 +425,17 @@ TEST(FirewallHostTest, WithoutLibnftablesTheFirewallFailsWithTheReasonAndTheRest
   EXPECT_EQ(again.exit_code, 4) << again.out << again.err;  // only the firewall is left
 }
 
+TEST(FirewallHostTest, AHostWithEtcProtocolsConvergesThoughNftPrintsProtocolsByName) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("fw-proto"), rt::default_bin_dir());
+  // netbase's /etc/protocols (the image has none): nft then lists `meta l4proto 1` as `icmp`.
+  host->write_file("/etc/protocols", "icmp\t1\tICMP\ntcp\t6\tTCP\nudp\t17\tUDP\nipv6-icmp\t58\tIPv6-ICMP\n");
+  host->write_file("/tmp/fw.yaml", "firewall:\n  allow_ports: [22]\n  throttle_per_source: 30\n");
+  ASSERT_EQ(host->reconcile({"/tmp/fw.yaml"}).exit_code, 2);
+  EXPECT_NE(out_of(*host, {"nft", "list", "chain", "inet", "reconcile", "input"}).find("meta l4proto icmp accept"),
+            std::string::npos);
+  auto again = host->reconcile({"/tmp/fw.yaml"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+}
+
 }  // namespace
 }  // namespace reconcile
