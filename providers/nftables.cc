@@ -172,6 +172,16 @@ std::string limit_statement(const json& l) {
   return out;
 }
 
+// A layer-4 protocol as its number: nft prints `meta l4proto 1` back as `icmp` when the host has /etc/protocols
+// (netbase) and as `1` when it has not, so both spellings must compare equal to the desired number.
+std::string protocol_number(const std::string& name) {
+  static const std::map<std::string, std::string, std::less<>> kNumbers = {
+      {"icmp", "1"},  {"igmp", "2"},  {"tcp", "6"},   {"udp", "17"},        {"gre", "47"},       {"esp", "50"},
+      {"ah", "51"},   {"dccp", "33"}, {"sctp", "132"}, {"ipv6-icmp", "58"}, {"icmpv6", "58"},   {"udplite", "136"}};
+  const auto found = kNumbers.find(name);
+  return found != kNumbers.end() ? found->second : name;
+}
+
 // One statement of a rule.
 std::string statement(const json& s) {
   if (!s.is_object() || s.size() != 1) return s.dump();
@@ -187,6 +197,7 @@ std::string statement(const json& s) {
     if (body["right"].is_array()) right = joined_sorted(body["right"], ",", interface);  // flags: established,related
     else if (body["right"].is_string()) right = scalar(body["right"], interface);
     else right = expression(body["right"]);
+    if (left == "meta l4proto" || left == "ip protocol" || left == "ip6 nexthdr") right = protocol_number(right);
     return left + " " + (op == "==" || op == "in" ? "" : op + " ") + right;
   }
   if (name == "accept" || name == "drop" || name == "return" || name == "continue") return name;
@@ -562,42 +573,20 @@ std::vector<resources::Error> NftablesProvider::validate(Session& session,
                                                          std::span<const FirewallResource* const> resources) const {
   std::vector<resources::Error> errors;
   const Host& host = session.host();
+  const char* connection = std::getenv("SSH_CONNECTION");
+  std::optional<std::vector<std::uint16_t>> ports;  // read once, and only when a firewall could lock out
   for (const auto* firewall : resources) {
     if (firewall->allow_lockout()) continue;
-    const auto refuse = [&](const std::string& what, std::uint16_t port) {
-      errors.push_back(resources::Error{
-          resources::ErrorCode::kConflict,
-          "the firewall would drop SSH on port " + std::to_string(port) + " (" + what + "): that locks you out",
-          firewall->location(), firewall->key_path() + ".allow_ports",
-          "add " + std::to_string(port) + " to allow_ports, or set allow_lockout: true if that is intended"});
-    };
-    // The current SSH connection: "client_ip client_port server_ip server_port".
-    if (const char* connection = std::getenv("SSH_CONNECTION"); connection != nullptr) {
-      std::vector<std::string> f;
-      const std::string text = connection;
-      for (std::size_t i = 0; i < text.size();) {
-        i = text.find_first_not_of(' ', i);
-        if (i == std::string::npos) break;
-        const std::size_t stop = std::min(text.find(' ', i), text.size());
-        f.push_back(text.substr(i, stop - i));
-        i = stop;
-      }
-      if (f.size() == 4) {
-        const int port = std::atoi(f[3].c_str());
-        if (port > 0 && port < 65536 && !firewall->admits_tcp(static_cast<std::uint16_t>(port), f[0])) {
-          refuse("the port of this SSH session, from " + f[0], static_cast<std::uint16_t>(port));
-          continue;
-        }
-      }
-    }
-    // sshd's own port; sources in allow_from still reach it, which counts as intended.
-    if (!firewall->allow_from().empty()) continue;
-    for (const std::uint16_t port : sshd_ports(host)) {
-      if (!firewall->admits_tcp(port, "")) {
-        refuse("sshd listens on it", port);
-        break;
-      }
-    }
+    if (!ports) ports = sshd_ports(host);
+    const auto lockout = firewall->lockout(*ports, connection != nullptr ? connection : "");
+    if (!lockout) continue;
+    const std::string port = std::to_string(lockout->port);
+    errors.push_back(resources::Error{
+        resources::ErrorCode::kConflict,
+        "the firewall would drop SSH on port " + port + " (" + lockout->why + "): that locks you out",
+        firewall->location(), firewall->key_path() + ".allow_ports",
+        "add " + port + " to allow_ports" + (firewall->allow_from().empty() ? "" : " or your address to allow_from") +
+            ", or set allow_lockout: true if that is intended"});
   }
   return errors;
 }
@@ -681,11 +670,14 @@ std::vector<Observation> NftablesProvider::observe(Session& session,
     for (const auto& dropping : listing->others_dropping) {
       note += "; " + dropping + " also drops inbound traffic: it may drop what ours allows";
     }
-    if (auto legacy = read_optional(host, "/proc/net/ip_tables_names"); legacy && !legacy->empty()) {
+    for (const auto& [file, family] : {std::pair{"/proc/net/ip_tables_names", "IPv4"},
+                                       std::pair{"/proc/net/ip6_tables_names", "IPv6"}}) {
+      auto legacy = read_optional(host, file);
+      if (!legacy || legacy->empty()) continue;
       std::string names = *legacy;
       std::replace(names.begin(), names.end(), '\n', ' ');
       while (!names.empty() && names.back() == ' ') names.pop_back();
-      note += (note.empty() ? "" : "; ") + std::string("iptables-legacy tables are loaded (") + names +
+      note += (note.empty() ? "" : "; ") + std::string("iptables-legacy ") + family + " tables are loaded (" + names +
               "): they filter apart from nftables";
     }
     o = Observation::known(std::move(seen));

@@ -259,6 +259,48 @@ bool FirewallResource::admits_tcp(std::uint16_t port, std::string_view client) c
   return false;
 }
 
+std::optional<Lockout> FirewallResource::lockout(const std::vector<std::uint16_t>& sshd_ports,
+                                                 std::string_view ssh_connection) const {
+  if (allow_lockout_) return std::nullopt;
+  // SSH_CONNECTION: "client_address client_port server_address server_port".
+  std::vector<std::string_view> words;
+  for (std::size_t at = 0; at < ssh_connection.size();) {
+    at = ssh_connection.find_first_not_of(' ', at);
+    if (at == std::string_view::npos) break;
+    const std::size_t stop = std::min(ssh_connection.find(' ', at), ssh_connection.size());
+    words.push_back(ssh_connection.substr(at, stop - at));
+    at = stop;
+  }
+  std::string client;
+  std::optional<unsigned> session_port;
+  if (words.size() == 4) {
+    client = std::string(words[0]);
+    // An IPv4 client of a dual-stack sshd is shown as ::ffff:a.b.c.d; the kernel filters it as IPv4.
+    if (client.starts_with("::ffff:") && client.find('.') != std::string::npos) client = client.substr(7);
+    session_port = number(words[3], 65535);
+    if (session_port && *session_port == 0) session_port.reset();
+  }
+  const bool known_client = session_port.has_value() && (parse_address(client, 4) || parse_address(client, 6));
+  if (session_port && !admits_tcp(static_cast<std::uint16_t>(*session_port), known_client ? client : "")) {
+    std::string why = "the port of this SSH session, from " + client;
+    if (!allow_from_.empty()) why += ", which is not in allow_from";
+    return Lockout{static_cast<std::uint16_t>(*session_port), why};
+  }
+  for (const std::uint16_t port : sshd_ports) {
+    if (admits_tcp(port, "")) continue;
+    if (known_client) {
+      if (admits_tcp(port, client)) continue;
+      return Lockout{port, "sshd listens on it" +
+                               std::string(allow_from_.empty() ? ""
+                                                               : ", and this SSH session's address " + client +
+                                                                     " is not in allow_from")};
+    }
+    if (!allow_from_.empty()) continue;  // no session to lose; the sources in allow_from still reach sshd
+    return Lockout{port, "sshd listens on it"};
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> FirewallResource::head() const {
   std::vector<std::string> out;
   if (throttle_) {

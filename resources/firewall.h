@@ -60,6 +60,12 @@ std::optional<std::vector<std::uint8_t>> parse_address(std::string_view text, in
 /// The RFC 5952 spelling of an address (as inet_ntop and nft print it).
 std::string format_address(const std::vector<std::uint8_t>& bytes);
 
+/// Why an apply would lock SSH out: the port that would be dropped, and for whom.
+struct Lockout {
+  std::uint16_t port = 0;
+  std::string why;  // "sshd listens on it, and this SSH session's address 192.0.2.9 is not in allow_from"
+};
+
 /// The fields of the firewall that can drift.
 enum class FirewallField { kTable, kRules, kPersisted, kBoot };
 /// "table", "rule", "persisted", "boot".
@@ -94,6 +100,12 @@ class FirewallResource : public ResourceOf<FirewallObserved> {
 
   /// Whether a TCP connection from `client` (an address, "" when unknown) to `port` is let in.
   bool admits_tcp(std::uint16_t port, std::string_view client) const;
+
+  /// The SSH guard's decision: the first port of `sshd_ports` (sshd's listening or configured ports) or of the
+  /// session in `ssh_connection` (SSH_CONNECTION: "client cport server sport", "" outside SSH) that this rule set
+  /// drops for the people who use it, or nothing. sshd's port counts as reachable when the session's address is
+  /// in allow_from, or, outside an SSH session, when allow_from names any source. allow_lockout turns it off.
+  std::optional<Lockout> lockout(const std::vector<std::uint16_t>& sshd_ports, std::string_view ssh_connection) const;
 
   /// The sets and chain head, canonical (compared with FirewallObserved::head).
   std::vector<std::string> head() const;

@@ -9,8 +9,10 @@
 #   testhost.sh leader NAME                   print the host pid of the container's PID 1
 #   testhost.sh snapshot NAME                 sorted "path mtime size ctime type mode uid:gid" lines of the upper dir
 #   testhost.sh netpeer NAME                  veth 192.0.2.1/24 (container, dev th0) <-> 192.0.2.2/24 (netns th-NAME-peer)
+#   testhost.sh reboot NAME                   power the host off and boot it again on the same overlay upper dir
 #   testhost.sh down NAME                     tear down and verify the host is untouched (non-zero exit if not)
-#   testhost.sh down-all                      tear down every host under the run dir
+#   testhost.sh down-all                      tear down every host under the run dir; with none left, remove the
+#                                             run dir's lock file (the run dir is then empty)
 #   testhost.sh list                          names of the hosts under the run dir
 #
 # Environment: RECONCILE_TESTHOST_RUN (default /run/reconcile-testhost), RECONCILE_TESTHOST_CACHE (image cache).
@@ -81,6 +83,22 @@ leader_of() {
   echo "$leader"
 }
 
+# Runs "$@" holding the run dir's lock ($RUN/.lock). down-all removes the lock file once no host is left, so after
+# taking the lock check that the file locked is still the one at that path (else take the lock again).
+locked() {
+  local fd rc=0
+  mkdir -p "$RUN"
+  while :; do
+    exec {fd}>>"$RUN/.lock"
+    flock "$fd"
+    [[ "$(stat -Lc %d:%i "/proc/$BASHPID/fd/$fd")" == "$(stat -c %d:%i "$RUN/.lock" 2>/dev/null)" ]] && break
+    exec {fd}>&-
+  done
+  "$@" || rc=$?
+  exec {fd}>&-
+  return $rc
+}
+
 # ------------------------------------------------------------------------------------------------ up
 UP_NAME=""
 UP_DONE=0
@@ -119,47 +137,16 @@ copy_bin() {
   done < <(awk '$2=="=>" && $3 ~ /^\// {print $1, $3}' <<<"$ldd_out")
 }
 
-cmd_up() {
-  need_root
-  local name="${1:-}"; check_name "$name"; shift
-  local bindir=""
-  while (($#)); do
-    case "$1" in
-      --bin) [[ $# -ge 2 ]] || die "--bin needs a directory"; bindir="$(readlink -f "$2")"; shift 2 ;;
-      *) die "up: unknown argument '$1'" ;;
-    esac
-  done
-  local st; st="$(state_of "$name")"
-  [[ ! -e "$st" ]] || die "host '$name' already exists ($st); run '$PROG down $name' first"
-  # build-image.sh also installs the host tools (mmdebstrap, systemd-container, ...) when they are missing.
-  local image
-  image="$("$SELF_DIR/build-image.sh" | tail -n 1)" || die "build-image.sh failed"
-  [[ -f "$image/.complete" ]] || die "build-image.sh returned '$image', which is not a complete image"
-  for t in systemd-nspawn nsenter mount setsid timeout ip flock; do
-    command -v "$t" >/dev/null 2>&1 || die "$t not found (install systemd-container, util-linux, iproute2)"
-  done
+record_nspawn_paths() {
+  local p
+  for p in /run/systemd/nspawn*; do echo "$p"; done > "$1/nspawn-paths.before"
+  # Remember globally (for the last down) if /run/systemd/nspawn did not exist before the first up.
+  if [[ ! -e /run/systemd/nspawn && ! -e "$RUN/.nspawn-created" ]]; then : > "$RUN/.nspawn-created"; fi
+}
 
-  mkdir -p "$RUN"
-  UP_NAME="$name"
-  trap up_cleanup EXIT
-  mkdir "$st"
-  mkdir -p "$st/upper" "$st/work" "$st/root" "$st/swap" "$st/bin"
-  : > "$st/console.log"
-  echo "$image" > "$st/image"
-
-  # Host state to compare against at down.
-  host_ruleset "$image" > "$st/nft.before" 2>"$st/nft.before.err" \
-    || die "cannot read the host's nft ruleset: $(cat "$st/nft.before.err")"
-  (
-    flock 8
-    shopt -s nullglob
-    for p in /run/systemd/nspawn*; do echo "$p"; done > "$st/nspawn-paths.before"
-    # Remember globally (for the last down) if /run/systemd/nspawn did not exist before the first up.
-    if [[ ! -e /run/systemd/nspawn && ! -e "$RUN/.nspawn-created" ]]; then : > "$RUN/.nspawn-created"; fi
-  ) 8>"$RUN/.lock"
-
-  if [[ -n "$bindir" ]]; then copy_bin "$bindir" "$image" "$st/bin"; fi
-
+# Mounts the overlay of host $1 (image $2) on its root, boots it with nspawn and waits until it runs.
+boot_host() {
+  local name="$1" image="$2" st; st="$(state_of "$1")"
   mount -t overlay "overlay-th-$name" \
     -o "lowerdir=$image/rootfs,upperdir=$st/upper,workdir=$st/work" "$st/root" \
     || die "mounting the overlay at $st/root failed"
@@ -195,9 +182,47 @@ cmd_up() {
     note "host '$name' is degraded; failed units:"
     nsenter -t "$leader" -a env -i PATH="$IN_PATH" systemctl --failed --no-legend --plain >&2 || true
   fi
+}
+
+cmd_up() {
+  need_root
+  local name="${1:-}"; check_name "$name"; shift
+  local bindir=""
+  while (($#)); do
+    case "$1" in
+      --bin) [[ $# -ge 2 ]] || die "--bin needs a directory"; bindir="$(readlink -f "$2")"; shift 2 ;;
+      *) die "up: unknown argument '$1'" ;;
+    esac
+  done
+  local st; st="$(state_of "$name")"
+  [[ ! -e "$st" ]] || die "host '$name' already exists ($st); run '$PROG down $name' first"
+  # build-image.sh also installs the host tools (mmdebstrap, systemd-container, ...) when they are missing.
+  local image
+  image="$("$SELF_DIR/build-image.sh" | tail -n 1)" || die "build-image.sh failed"
+  [[ -f "$image/.complete" ]] || die "build-image.sh returned '$image', which is not a complete image"
+  for t in systemd-nspawn nsenter mount setsid timeout ip flock; do
+    command -v "$t" >/dev/null 2>&1 || die "$t not found (install systemd-container, util-linux, iproute2)"
+  done
+
+  mkdir -p "$RUN"
+  UP_NAME="$name"
+  trap up_cleanup EXIT
+  mkdir "$st"
+  mkdir -p "$st/upper" "$st/work" "$st/root" "$st/swap" "$st/bin"
+  : > "$st/console.log"
+  echo "$image" > "$st/image"
+
+  # Host state to compare against at down.
+  host_ruleset "$image" > "$st/nft.before" 2>"$st/nft.before.err" \
+    || die "cannot read the host's nft ruleset: $(cat "$st/nft.before.err")"
+  locked record_nspawn_paths "$st"
+
+  if [[ -n "$bindir" ]]; then copy_bin "$bindir" "$image" "$st/bin"; fi
+
+  boot_host "$name" "$image"
   UP_DONE=1
   trap - EXIT
-  note "host '$name' up: leader pid $leader, nspawn pid $nspawn, state $state"
+  note "host '$name' up: leader pid $(cat "$st/leader.pid"), nspawn pid $(cat "$st/nspawn.pid")"
 }
 
 # ------------------------------------------------------------------------------------------------ exec / rc
@@ -266,7 +291,58 @@ cmd_netpeer() {
   note "netpeer: container th0 192.0.2.1/24 <-> netns $peer th0p 192.0.2.2/24 (use: ip netns exec $peer CMD)"
 }
 
+# ------------------------------------------------------------------------------------------------ reboot
+# Powers the host off as a reboot would (SIGTERM to nspawn: systemd stops every unit), unmounts its overlay and
+# boots it again on the same upper dir, so what the host wrote persists and its own systemd starts from scratch.
+# Its network namespaces go (netpeer must be run again), as do swap areas and processes left in them.
+stop_container() {
+  local st="$1" nspawn leader
+  nspawn="$(cat "$st/nspawn.pid" 2>/dev/null || true)"
+  leader="$(cat "$st/leader.pid" 2>/dev/null || true)"
+  if pid_is "$nspawn" systemd-nspawn; then
+    kill -TERM "$nspawn" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while pid_is "$nspawn" systemd-nspawn && ((SECONDS < deadline)); do sleep 0.05; done
+    if pid_is "$nspawn" systemd-nspawn; then
+      note "nspawn $nspawn did not stop within 10 s; SIGKILL"
+      [[ -n "$leader" && -d /proc/$leader ]] && kill -KILL "$leader" 2>/dev/null || true
+      kill -KILL "$nspawn" 2>/dev/null || true
+    fi
+  fi
+  if [[ -n "$leader" ]] && pid_is "$leader" systemd; then kill -KILL "$leader" 2>/dev/null || true; fi
+  local deadline=$((SECONDS + 10))
+  while { pid_is "$nspawn" systemd-nspawn || { [[ -n "$leader" ]] && pid_is "$leader" systemd; }; } && ((SECONDS < deadline)); do
+    sleep 0.05
+  done
+  ! pid_is "$nspawn" systemd-nspawn
+}
+
+cmd_reboot() {
+  need_root
+  local name="${1:-}"; check_name "$name"
+  local st; st="$(state_of "$name")"
+  leader_of "$name" >/dev/null
+  local image; image="$(cat "$st/image")"
+  local f ns m
+  while IFS= read -r f; do swapoff "$f" 2>/dev/null || true; done < <(find "$st/swap" -type f 2>/dev/null)
+  for ns in "th-$name-peer" "th-$name"; do
+    [[ -e "/run/netns/$ns" ]] && { ip netns delete "$ns" || die "reboot: cannot delete netns $ns"; }
+  done
+  stop_container "$st" || die "reboot: systemd-nspawn of '$name' did not stop"
+  for m in $(mounts_under "$st/root"); do umount "$m" || die "reboot: cannot unmount $m"; done
+  rm -f "$st/leader.pid" "$st/nspawn.pid"
+  boot_host "$name" "$image"
+  note "host '$name' rebooted: leader pid $(cat "$st/leader.pid")"
+}
+
 # ------------------------------------------------------------------------------------------------ down
+forget_nspawn_paths() {
+  local others=("$RUN"/*/)
+  if [[ -e "$RUN/.nspawn-created" && ${#others[@]} -eq 0 ]]; then
+    rm -rf /run/systemd/nspawn "$RUN/.nspawn-created"
+  fi
+}
+
 # Tears down host $1. Returns non-zero (after doing everything it can) if something is left or the host changed.
 do_down() {
   local name="$1" st; st="$(state_of "$name")"
@@ -364,14 +440,7 @@ do_down() {
   else
     problems+=("not removing $st: mounts remain")
   fi
-  (
-    flock 8
-    shopt -s nullglob
-    local others=("$RUN"/*/)
-    if [[ -e "$RUN/.nspawn-created" && ${#others[@]} -eq 0 ]]; then
-      rm -rf /run/systemd/nspawn "$RUN/.nspawn-created"
-    fi
-  ) 8>"$RUN/.lock"
+  locked forget_nspawn_paths
 
   if ((${#problems[@]})); then
     echo "$PROG: error: HOST NOT UNTOUCHED after tearing down '$name':" >&2
@@ -387,7 +456,19 @@ cmd_down_all() {
   need_root
   local rc=0 n
   for n in $(cmd_list); do do_down "$n" || rc=1; done
+  [[ -d "$RUN" ]] || return $rc
+  locked remove_lock_when_idle || rc=1
   return $rc
+}
+
+# With no host left, the lock file is the run dir's last entry: remove it (while holding it; `locked` retries
+# when the file it locked was removed meanwhile), then check that nothing else was left behind.
+remove_lock_when_idle() {
+  local hosts=("$RUN"/*/)
+  ((${#hosts[@]} == 0)) || return 0
+  rm -f "$RUN/.lock"
+  local left; left="$(ls -A "$RUN")"
+  [[ -z "$left" ]] || { echo "$PROG: error: $RUN is not empty after down-all: $left" >&2; return 1; }
 }
 
 # ------------------------------------------------------------------------------------------------ main
@@ -402,6 +483,7 @@ case "$cmd" in
   leader) cmd_leader "$@" ;;
   snapshot) cmd_snapshot "$@" ;;
   netpeer) cmd_netpeer "$@" ;;
+  reboot) cmd_reboot "$@" ;;
   down) cmd_down "$@" ;;
   down-all) cmd_down_all "$@" ;;
   list) cmd_list ;;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "providers/exec.h"
+#include "tests/engine/temp_root.h"
 #include "tests/support/compile.h"
 
 namespace reconcile::providers {
@@ -61,6 +63,32 @@ TEST(NftablesTest, OtherTablesAreListedAndEmptyRulesetsHaveNoTable) {
   ASSERT_TRUE(empty);
   EXPECT_FALSE(empty->table);
   EXPECT_FALSE(parse_nft_listing("[1, 2]"));
+}
+
+TEST(NftablesTest, ProtocolNamesFromEtcProtocolsNormaliseToTheirNumbers) {
+  // nft 1.0.6 on a host with netbase's /etc/protocols prints `meta l4proto 1` back by name.
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"accept": null}])"),
+            "meta l4proto 1 accept");
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "ipv6-icmp"}}, {"accept": null}])"),
+            "meta l4proto 58 accept");
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, )"
+                           R"({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}}, {"drop": null}])"),
+            "meta l4proto 6 ct state new drop");
+  EXPECT_EQ(canonical_rule(R"([{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": 17}}, {"drop": null}])"),
+            "meta l4proto 17 drop");
+}
+
+TEST(NftablesTest, SshdPortsAreReadFromItsConfigurationAndIncludes) {
+  testing::TempRoot root;
+  Exec exec;
+  Host host{root.path(), &exec, true, {}};
+  EXPECT_TRUE(sshd_ports(host).empty());  // no sshd at all
+  root.write("etc/ssh/sshd_config", "# Port 22\nInclude /etc/ssh/sshd_config.d/*.conf\nPort 2222\n");
+  EXPECT_EQ(sshd_ports(host), (std::vector<std::uint16_t>{2222}));
+  root.write("etc/ssh/sshd_config.d/more.conf", "ListenAddress 0.0.0.0:2200\nMatch User x\n  Port 7\n");
+  EXPECT_EQ(sshd_ports(host), (std::vector<std::uint16_t>{2200, 2222}));
+  root.write("etc/ssh/sshd_config", "PermitRootLogin no\n");
+  EXPECT_EQ(sshd_ports(host), (std::vector<std::uint16_t>{22}));  // sshd's default
 }
 
 }  // namespace

@@ -119,5 +119,45 @@ TEST(FirewallTest, DiffShowsRulesAddedAndRemovedInOrder) {
   EXPECT_TRUE(fw->diff(seen).empty());
 }
 
+TEST(FirewallTest, SshGuardRefusesWhatDropsSshdOrTheCurrentSession) {
+  const auto guard = [](const std::string& yaml, const std::vector<std::uint16_t>& sshd, const std::string& session) {
+    auto compiled = compile_yaml(yaml);
+    const auto* fw = firewall(compiled);
+    EXPECT_NE(fw, nullptr) << yaml;
+    auto lockout = fw != nullptr ? fw->lockout(sshd, session) : std::nullopt;
+    return lockout ? std::to_string(lockout->port) + ": " + lockout->why : std::string("ok");
+  };
+  // sshd's own port, from its configuration or its sockets.
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [22]\n", {2222}, ""), "2222: sshd listens on it");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [2222]\n", {2222}, ""), "ok");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [\"2000-3000\"]\n", {22, 2222}, ""), "22: sshd listens on it");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [{port: 2222, proto: udp}]\n", {2222}, ""), "2222: sshd listens on it");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_lockout: true\n", {22}, "192.0.2.9 50000 192.0.2.1 22"),
+            "ok");
+  // The session's port, even where sshd's own ports are unknown.
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n", {}, "192.0.2.9 50000 192.0.2.1 2200"),
+            "2200: the port of this SSH session, from 192.0.2.9");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [2200]\n", {}, "192.0.2.9 50000 192.0.2.1 2200"), "ok");
+  // allow_from: the session's address decides; outside a session the sources named still reach sshd.
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_from: [10.0.0.0/8]\n", {22}, "192.0.2.9 50000 192.0.2.1 22"),
+            "22: the port of this SSH session, from 192.0.2.9, which is not in allow_from");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_from: [10.0.0.0/8]\n", {2222}, "192.0.2.9 50000 192.0.2.1 22"),
+            "22: the port of this SSH session, from 192.0.2.9, which is not in allow_from");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [22, 80]\n  allow_from: [10.0.0.0/8]\n", {2222},
+                  "192.0.2.9 50000 192.0.2.1 22"),
+            "2222: sshd listens on it, and this SSH session's address 192.0.2.9 is not in allow_from");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_from: [192.0.2.0/24]\n", {2222},
+                  "192.0.2.9 50000 192.0.2.1 2222"),
+            "ok");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_from: [\"2001:db8::/32\"]\n", {22},
+                  "2001:db8::9 50000 2001:db8::1 22"),
+            "ok");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_from: [192.0.2.0/24]\n", {22},
+                  "::ffff:192.0.2.9 50000 ::ffff:192.0.2.1 22"),
+            "ok");  // an IPv4 client of a dual-stack sshd
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n  allow_from: [10.0.0.0/8]\n", {22}, ""), "ok");
+  EXPECT_EQ(guard("firewall:\n  allow_ports: [80]\n", {22}, "garbage"), "22: sshd listens on it");
+}
+
 }  // namespace
 }  // namespace reconcile::resources

@@ -346,6 +346,17 @@ std::vector<std::string> TestHost::upper_snapshot() {
   return split_lines(r.out);
 }
 
+bool TestHost::reboot(std::string* why) {
+  RunResult r = script({"reboot", name_});
+  if (r.exit_code != 0) {
+    if (why) *why = describe({"reboot", name_}, r);
+    return false;
+  }
+  RunResult leader = script({"leader", name_});
+  leader_pid_ = std::atoi(trim(leader.out).c_str());
+  return leader.exit_code == 0;
+}
+
 bool TestHost::netpeer(std::string* why) {
   RunResult r = script({"netpeer", name_});
   if (r.exit_code != 0 && why) *why = describe({"netpeer", name_}, r);

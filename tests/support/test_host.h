@@ -97,6 +97,10 @@ class TestHost {
   bool netpeer(std::string* why = nullptr);
   std::string peer_netns() const { return "th-" + name_ + "-peer"; }
 
+  /// `testhost.sh reboot`: powers the host off and boots it again on the same overlay (its files persist; the
+  /// network namespaces, netpeer included, start afresh). Updates leader_pid().
+  bool reboot(std::string* why = nullptr);
+
   /// Tears down now. Returns true if the host machine is untouched (no swap, mounts or namespaces left, nft
   /// ruleset unchanged); otherwise false with the script's report in *report. Idempotent.
   bool down(std::string* report = nullptr);
