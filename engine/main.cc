@@ -149,7 +149,7 @@ std::string validation_summary(const engine::ResourceGraph& graph, std::size_t d
     for (const auto* resource : expanding) out += "  " + resource->id() + " adds " + resource->host_expansion() + "\n";
     return out;
   }
-  out += ", " + std::to_string(graph.size() - declared) + " of them expanded from this host as a run does:\n";
+  out += ", counted as a run on this host counts them:\n";
   constexpr std::size_t kNamesShown = 8;
   for (const auto* resource : expanding) {
     std::vector<std::string> added;

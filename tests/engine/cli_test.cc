@@ -369,7 +369,7 @@ TEST_F(CliTest, ValidateCountsTheResourcesTheHostAddsAsTheRunDoes) {
   auto validate = run({"validate", file});
   EXPECT_EQ(validate.exit_status, 0) << validate.err;
   EXPECT_EQ(validate.out,
-            "valid: 4 resources from 1 file, 2 of them expanded from this host as a run does:\n"
+            "valid: 4 resources from 1 file, counted as a run on this host counts them:\n"
             "  user:* adds user:carol, user:dave: a user:NAME for each account of the host's /etc/passwd outside the "
             "list that can log in (locked), or that reconcile locked and the list allows again (unlocked)\n");
   auto dry = run({"--dry-run", file});
