@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/help_format.h"
 #include "engine/pause.h"
 #include "engine/run_lock.h"
 #include "engine/signals.h"
@@ -69,45 +70,63 @@ std::string counts_text(const json& counts, bool dry_run) {
 DaemonCommands::DaemonCommands(CLI::App& app) {
   daemon_ = app.add_subcommand("daemon", "converge periodically: the first run after first_run_delay, then every "
                                          "interval (settings from the state's daemon: section, or these flags)");
-  daemon_->add_option("state", files_, "state files, re-read each cycle")->check(CLI::ExistingPath);
-  daemon_->add_option("--laitos", laitos_files_,
-                      "a laitos config (JSON): its Maintenance object is the state; layered before the STATE files")
+  daemon_->add_option("STATE", files_, "state files, re-read each cycle")->check(CLI::ExistingPath);
+  value_name(daemon_->add_option("--laitos", laitos_files_,
+                                 "a laitos config (JSON): its Maintenance object is the state; layered before the "
+                                 "STATE files (repeatable)"),
+             "FILE")
       ->check(CLI::ExistingFile);
   daemon_->add_flag("--once", once_, "run one cycle now and exit with its exit code (for a timer or cron)");
   daemon_->add_flag("-n,--dry-run", dry_run_, "watch only: observe and report drift, change nothing");
-  daemon_->add_option("--interval", interval_, "time between runs (at least 1m; default 24h)")->check(duration_value);
-  daemon_->add_option("--first-run-delay", first_run_delay_, "time from the start to the first run (default 3m)")
+  value_name(daemon_->add_option("--interval", interval_, "time between runs (at least 1m; default 24h)"), "DURATION")
       ->check(duration_value);
-  daemon_->add_option("--splay", splay_, "up to this much added to each run, fixed per host (default 0)")
+  value_name(daemon_->add_option("--first-run-delay", first_run_delay_,
+                                 "time from the start to the first run (default 3m)"),
+             "DURATION")
       ->check(duration_value);
-  daemon_->add_option("--git-repo", git_repo_, "take the state from this git repository (URL or path)");
-  daemon_->add_option("--git-branch", git_branch_, "its branch (default main)");
-  daemon_->add_option("-j,--jobs", jobs_, "changes applied at once")->check(CLI::Range(1, 64))->capture_default_str();
-  daemon_->add_option("--lock-wait", lock_wait_, "seconds a cycle waits for a manual run's lock")
-      ->check(CLI::Range(0, 86400))
-      ->capture_default_str();
-  daemon_->add_option("--state-dir", state_dir_, "where the pause, the status and git checkouts are")
-      ->capture_default_str();
-  daemon_->add_option("--report", report_file_, "write each cycle's report to FILE (JSON if it ends in .json), "
-                                               "atomically");
+  value_name(daemon_->add_option("--splay", splay_, "up to this much added to each run, fixed per host (default 0)"),
+             "DURATION")
+      ->check(duration_value);
+  value_name(daemon_->add_option("--git-repo", git_repo_, "take the state from this git repository"), "URL|PATH");
+  value_name(daemon_->add_option("--git-branch", git_branch_, "its branch (default main)"), "BRANCH");
+  value_name(daemon_->add_option("-j,--jobs", jobs_, "changes applied at once (1 to 64; default 2)"), "N")
+      ->check(CLI::Range(1, 64));
+  value_name(daemon_->add_option("--lock-wait", lock_wait_,
+                                 "seconds a cycle waits for a manual run's lock (default 1800)"),
+             "SECONDS")
+      ->check(CLI::Range(0, 86400));
+  value_name(daemon_->add_option("--state-dir", state_dir_,
+                                 "where the pause, the status and git checkouts are (default /var/lib/reconcile)"),
+             "DIR");
+  value_name(daemon_->add_option("--report", report_file_,
+                                 "write each cycle's report to FILE (JSON if it ends in .json), atomically"),
+             "FILE");
   // For soak tests only: intervals below the one-minute floor.
   daemon_->add_option("--test-min-interval", test_min_interval_)->check(duration_value)->group("");
 
   disable_ = app.add_subcommand("disable", "pause applies: the daemon only observes and reports drift, a manual "
                                            "apply is refused (until `reconcile enable`, or --until)");
-  disable_->add_option("--reason", reason_, "why (shown by status, in every report and to whoever tries to apply)")
+  value_name(disable_->add_option("--reason", reason_,
+                                  "why (shown by status, in every report and to whoever tries to apply)"),
+             "REASON")
       ->required();
-  disable_->add_option("--until", until_, "when the pause ends by itself: 2026-12-24T18:00:00Z, "
-                                          "2026-12-24 18:00 (UTC) or a duration such as 2h");
-  disable_->add_option("--state-dir", state_dir_, "where the pause is kept")->capture_default_str();
+  value_name(disable_->add_option("--until", until_, "when the pause ends by itself: 2026-12-24T18:00:00Z, "
+                                                     "2026-12-24 18:00 (UTC) or a duration such as 2h"),
+             "TIME");
+  value_name(disable_->add_option("--state-dir", state_dir_, "where the pause is kept (default /var/lib/reconcile)"),
+             "DIR");
 
   enable_ = app.add_subcommand("enable", "resume applies paused by `reconcile disable`");
-  enable_->add_option("--state-dir", state_dir_, "where the pause is kept")->capture_default_str();
+  value_name(enable_->add_option("--state-dir", state_dir_, "where the pause is kept (default /var/lib/reconcile)"),
+             "DIR");
 
   status_ = app.add_subcommand("status", "the daemon's last and next run, whether applies are paused, and the last "
                                          "report's counts");
-  status_->add_option("--state-dir", state_dir_, "where the pause and the daemon status are")->capture_default_str();
-  status_->add_option("--report-dir", report_dir_, "where last-report.json is")->capture_default_str();
+  value_name(status_->add_option("--state-dir", state_dir_,
+                                 "where the pause and the daemon status are (default /var/lib/reconcile)"),
+             "DIR");
+  value_name(status_->add_option("--report-dir", report_dir_, "where last-report.json is (default /var/lib/reconcile)"),
+             "DIR");
   status_->add_flag("--json", json_, "print it as JSON");
 }
 

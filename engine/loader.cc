@@ -96,25 +96,65 @@ std::optional<Error> beyond_limits(const Node& root, const LoadLimits& limits) {
   return std::nullopt;
 }
 
-void explain_into(const Node& node, std::string& out) {
-  switch (node.type) {
-    case Node::Type::kMap:
-      for (const auto& entry : node.entries) explain_into(entry.value, out);
-      if (node.entries.empty() && !node.path.empty()) out += node.path + " = {}    # " + node.location.str() + "\n";
-      return;
-    case Node::Type::kSequence:
-      for (const auto& item : node.items) explain_into(item, out);
-      if (node.items.empty()) out += node.path + " = []    # " + node.location.str() + "\n";
-      return;
-    case Node::Type::kNull:
-      out += node.path + " = null    # " + node.location.str() + "\n";
-      return;
-    case Node::Type::kScalar:
-      out += node.path + " = " + (node.tag == Node::Tag::kString ? nlohmann::json(node.scalar).dump() : node.scalar) +
-             "    # " + node.location.str() + "\n";
-      return;
+// Writes `explain` lines; `suffix` marks a value that did not win. After each node, the values of earlier layers
+// that it replaced (at its key path), newest first, each shown once.
+class Explainer {
+ public:
+  Explainer(std::string& out, const std::vector<Overridden>& overridden) : out_(out), overridden_(overridden) {
+    shown_.assign(overridden.size(), false);
+    for (std::size_t i = 0; i < overridden.size(); ++i) by_path_[overridden[i].value.path].push_back(i);
   }
-}
+
+  void node(const Node& node, const std::string& mark) {
+    switch (node.type) {
+      case Node::Type::kMap:
+        for (const auto& entry : node.entries) this->node(entry.value, mark);
+        if (node.entries.empty() && !node.path.empty()) line(node, "{}", mark);
+        break;
+      case Node::Type::kSequence:
+        for (const auto& item : node.items) this->node(item, mark);
+        if (node.items.empty()) line(node, "[]", mark);
+        break;
+      case Node::Type::kNull:
+        line(node, "null", mark);
+        break;
+      case Node::Type::kScalar:
+        line(node, node.tag == Node::Tag::kString ? nlohmann::json(node.scalar).dump() : node.scalar, mark);
+        break;
+    }
+    const auto found = by_path_.find(node.path);
+    if (found == by_path_.end()) return;
+    for (auto it = found->second.rbegin(); it != found->second.rend(); ++it) {
+      if (shown_[*it]) continue;
+      shown_[*it] = true;
+      this->node(overridden_[*it].value, suffix(overridden_[*it]));
+    }
+  }
+
+  /// What no value of the final tree led to (a key path a foreign file's node keeps), at the end.
+  void rest() {
+    for (std::size_t i = 0; i < overridden_.size(); ++i) {
+      if (shown_[i]) continue;
+      shown_[i] = true;
+      node(overridden_[i].value, suffix(overridden_[i]));
+    }
+  }
+
+ private:
+  static std::string suffix(const Overridden& old) {
+    return old.repeated ? " (listed again; the first, at " + old.by.str() + ", is kept)"
+                        : " (overridden by " + old.by.str() + ")";
+  }
+
+  void line(const Node& node, const std::string& value, const std::string& mark) {
+    out_ += node.path + " = " + value + "    # " + node.location.str() + mark + "\n";
+  }
+
+  std::string& out_;
+  const std::vector<Overridden>& overridden_;
+  std::vector<bool> shown_;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_path_;
+};
 
 }  // namespace
 
@@ -172,9 +212,14 @@ Node parse_text(const std::string& name, std::string text, std::vector<Error>& e
   return root;
 }
 
-void merge_into(Node& base, const Node& overlay) {
+void merge_into(Node& base, const Node& overlay, std::vector<Overridden>* overridden) {
+  // Keeps what a later layer replaces (`validate --explain` shows it), with the key path it had.
+  auto replaced = [&](const Node& old, const Node& by) {
+    if (overridden != nullptr) overridden->push_back(Overridden{old, by.location, false});
+  };
   if (!base.is_map() || !overlay.is_map()) {
     const std::string path = base.path;
+    replaced(base, overlay);
     base = overlay;
     repath(base, path);
     return;
@@ -193,17 +238,25 @@ void merge_into(Node& base, const Node& overlay) {
     }
     Node& target = it->value;
     if (target.is_map() && entry.value.is_map()) {
-      merge_into(target, entry.value);
+      merge_into(target, entry.value, overridden);
     } else if (target.is_sequence() && entry.value.is_sequence()) {
       for (const auto& item : entry.value.items) {
-        const bool present = std::any_of(target.items.begin(), target.items.end(),
-                                         [&](const Node& existing) { return equal_values(existing, item); });
-        if (present) continue;
+        const auto present = std::find_if(target.items.begin(), target.items.end(),
+                                          [&](const Node& existing) { return equal_values(existing, item); });
+        if (present != target.items.end()) {
+          if (overridden != nullptr) {
+            Node again = item;
+            repath(again, present->path);
+            overridden->push_back(Overridden{std::move(again), present->location, true});
+          }
+          continue;
+        }
         target.items.push_back(item);
         if (!target.foreign_path) repath(target.items.back(), index_path(target.path, target.items.size() - 1));
       }
     } else {
       it->key_location = entry.key_location;
+      replaced(target, entry.value);
       target = entry.value;
       if (!base.foreign_path) repath(target, child_path(base.path, entry.key));
     }
@@ -247,14 +300,16 @@ Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limit
                            &loaded.notes);
     if (!root.is_map()) continue;
     if (loaded.root.entries.empty()) loaded.root = std::move(root);  // the first layer needs no merge
-    else merge_into(loaded.root, root);
+    else merge_into(loaded.root, root, &loaded.overridden);
   }
   return loaded;
 }
 
-std::string explain(const Node& root) {
+std::string explain(const Node& root, const std::vector<Overridden>& overridden) {
   std::string out;
-  explain_into(root, out);
+  Explainer explainer(out, overridden);
+  explainer.node(root, "");
+  explainer.rest();
   return out;
 }
 

@@ -12,10 +12,19 @@
 
 namespace reconcile::engine {
 
+/// A value of an earlier layer that a later one replaced, or an item a later layer listed again; kept for
+/// `validate --explain`, which shows it beside the value that won.
+struct Overridden {
+  resources::Node value;     // what the earlier layer said, with its own location and key path
+  resources::Location by;    // the later layer's value that replaced it (or the first listing, when repeated)
+  bool repeated = false;     // a list item given again by a later layer (value is that later item): left out
+};
+
 /// The merged state of every file, or every error found in them.
 struct Loaded {
   resources::Node root;  // a mapping
   std::vector<resources::Error> errors;
+  std::vector<Overridden> overridden;  // in the order the layers replaced them
   std::vector<std::string> notes;  // what front-ends tell the report (keys of a foreign format left out)
 };
 
@@ -34,10 +43,12 @@ resources::Node parse_text(const std::string& name, std::string text, std::vecto
 Loaded load_files(const std::vector<std::string>& files, const LoadLimits& limits = {},
                   const FrontEnd* format = nullptr, const FileFormats& per_file = {});
 
-/// Layers `overlay` over `base` in place.
-void merge_into(resources::Node& base, const resources::Node& overlay);
+/// Layers `overlay` over `base` in place; what it replaces (and list items it leaves out as given already) is
+/// appended to `overridden` when one is given.
+void merge_into(resources::Node& base, const resources::Node& overlay, std::vector<Overridden>* overridden = nullptr);
 
-/// Every effective value with where it came from, one per line (`validate --explain`).
-std::string explain(const resources::Node& root);
+/// Every effective value with where it came from, one per line (`validate --explain`); after each value, the
+/// values of earlier layers it replaced, newest first, marked `(overridden by FILE:LINE:COLUMN)`.
+std::string explain(const resources::Node& root, const std::vector<Overridden>& overridden = {});
 
 }  // namespace reconcile::engine

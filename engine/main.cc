@@ -13,8 +13,10 @@
 #include <mutex>
 
 #include "cli/daemon_commands.h"
+#include "cli/help_format.h"
 #include "engine/laitos.h"
 #include "engine/loader.h"
+#include "engine/observe.h"
 #include "engine/logging.h"
 #include "engine/pause.h"
 #include "engine/signals.h"
@@ -37,7 +39,7 @@ constexpr const char* kExitCodes =
     "  2  changes applied (with --dry-run: changes pending)\n"
     "  4  failures (a resource failed, was skipped, or could not be observed)\n"
     "  6  changes and failures\n"
-    "  (a run stopped by SIGTERM or SIGINT after its steps in progress reports status interrupted and exits 4 or 6)\n"
+    "     (a run stopped by SIGTERM or SIGINT after the steps in progress: 4 or 6)\n"
     "  1  invalid input or usage; nothing was changed\n";
 
 bool use_color(FILE* stream) { return ::isatty(::fileno(stream)) != 0 && std::getenv("NO_COLOR") == nullptr; }
@@ -97,8 +99,10 @@ std::string path_value(const std::string& value) {
 // --laitos FILE (repeatable): a laitos config whose Maintenance object is read by the laitos front-end, however
 // the other files are read; laitos files are layered first, in the order given, then the STATE files.
 void add_laitos_option(CLI::App* app, std::vector<std::string>& files) {
-  app->add_option("--laitos", files,
-                  "a laitos config (JSON): its Maintenance object is the state; layered before the STATE files")
+  cli::value_name(app->add_option("--laitos", files,
+                                  "a laitos config (JSON): its Maintenance object is the state; layered before the "
+                                  "STATE files (repeatable)"),
+                  "FILE")
       ->check(CLI::ExistingFile)
       ->allow_extra_args(false);
 }
@@ -127,14 +131,55 @@ int laitos_convert(const std::string& file) {
   return 0;
 }
 
+// `validate`'s verdict: how many resources, counted as a run counts them. Some resources are added by the host
+// at run time (the accounts `user:*` locks, a preset's packages): without --offline they are expanded here, and
+// each expanding resource says what it added; with --offline it says what the host would add.
+std::string validation_summary(const engine::ResourceGraph& graph, std::size_t declared, std::size_t files,
+                               bool offline) {
+  auto resources_text = [](std::size_t n) { return std::to_string(n) + (n == 1 ? " resource" : " resources"); };
+  std::string out = "valid: " + resources_text(graph.size()) + " from " + std::to_string(files) +
+                    (files == 1 ? " file" : " files");
+  std::vector<const resources::Resource*> expanding;
+  for (std::size_t v = 0; v < declared; ++v) {
+    if (!graph.resources[v]->host_expansion().empty()) expanding.push_back(graph.resources[v].get());
+  }
+  if (expanding.empty()) return out + "\n";
+  if (offline) {
+    out += ", and those the host adds at run time (--offline does not look):\n";
+    for (const auto* resource : expanding) out += "  " + resource->id() + " adds " + resource->host_expansion() + "\n";
+    return out;
+  }
+  out += ", counted as a run on this host counts them:\n";
+  constexpr std::size_t kNamesShown = 8;
+  for (const auto* resource : expanding) {
+    std::vector<std::string> added;
+    for (std::size_t v = declared; v < graph.size(); ++v) {
+      const auto& other = *graph.resources[v];
+      const auto& at = other.location();
+      const auto& from = resource->location();
+      if (other.key_path() == resource->key_path() && at.file == from.file && at.line == from.line &&
+          at.column == from.column) {
+        added.push_back(other.id());
+      }
+    }
+    std::string names;
+    for (std::size_t i = 0; i < added.size() && i < kNamesShown; ++i) names += (i == 0 ? "" : ", ") + added[i];
+    if (added.size() > kNamesShown) names += ", … (" + std::to_string(added.size()) + " in all)";
+    out += "  " + resource->id() + " adds " + (added.empty() ? "none on this host" : names) + ": " +
+           resource->host_expansion() + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"reconcile: converge this host to the desired state in STATE files (YAML or JSON).\n"
-               "Later files override earlier ones key by key.",
+  CLI::App app{"reconcile: converge this host to the desired state in STATE files (YAML or JSON). Later files "
+               "override earlier ones key by key.",
                "reconcile"};
-  app.footer(kExitCodes);
-  app.set_version_flag("--version", RECONCILE_VERSION);
+  app.formatter(std::make_shared<cli::HelpFormatter>());
+  app.set_help_flag("-h,--help", "print this help and exit");
+  app.set_version_flag("--version", RECONCILE_VERSION, "print the version and exit");
 
   std::vector<std::string> files;
   bool dry_run = false;
@@ -150,22 +195,35 @@ int run(int argc, char** argv) {
   const std::string input_format_help =
       "read every STATE file as this format (" + engine::front_end_names() +
       "); by default each file by its content: JSON when it starts with { or [, else YAML";
+  const std::string input_formats = [] {
+    std::string names = engine::front_end_names();
+    for (auto at = names.find(", "); at != std::string::npos; at = names.find(", ")) names.replace(at, 2, "|");
+    return names;
+  }();
 
-  app.add_option("state", files, "state files, applied as layers in order")->check(CLI::NonexistentPath | CLI::ExistingPath);
+  app.add_option("STATE", files, "state files, applied as layers in order");
   app.add_flag("-n,--dry-run", dry_run, "show what would change; change nothing");
-  app.add_option("-j,--jobs", jobs, "changes applied at once")->check(CLI::Range(1, 64))->capture_default_str();
-  app.add_option("--format", format, "output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
-  app.add_option("--report", report_file, "also write the report to FILE (JSON if FILE ends in .json), atomically")
+  cli::value_name(app.add_option("-j,--jobs", jobs, "changes applied at once (1 to 64; default 2)"), "N")
+      ->check(CLI::Range(1, 64));
+  cli::value_name(app.add_option("--format", format, "output format (default text)"), "text|json")
+      ->check(CLI::IsMember({"text", "json"}));
+  cli::value_name(app.add_option("--report", report_file,
+                                 "also write the report to FILE (JSON if FILE ends in .json), atomically"),
+                  "FILE")
       ->check(path_value);
   app.add_flag("-q,--quiet", quiet, "print only the summary");
   app.add_flag("-v,--verbose", verbose, "print in-sync resources, every step and more log");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-      ->check(log_level_value)
-      ->capture_default_str();
-  app.add_option("--input-format", input_format, input_format_help)->check(input_format_value);
+  cli::value_name(app.add_option("--log-level", log_level,
+                                 "how much to log: trace, debug, info, warn (the default), error or off"),
+                  "LEVEL")
+      ->check(log_level_value);
+  cli::value_name(app.add_option("--input-format", input_format, input_format_help), input_formats)
+      ->check(input_format_value);
   std::vector<std::string> laitos_files;
   add_laitos_option(&app, laitos_files);
-  app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock")->check(CLI::Range(0, 86400));
+  cli::value_name(app.add_option("--lock-wait", lock_wait, "seconds to wait for another run's lock (default 60)"),
+                  "SECONDS")
+      ->check(CLI::Range(0, 86400));
   bool no_wait = false;
   bool ignore_pause = false;
   app.add_flag("--no-wait", no_wait, "do not wait for another run (the daemon's cycle): say who holds the lock");
@@ -174,7 +232,8 @@ int run(int argc, char** argv) {
   app.add_flag("--no-deliver", no_deliver,
                "deliver the report nowhere but this output (no latest report, history, copies, mail, upload or "
                "metrics of the report: section)");
-  app.add_option("--root", root, "where the host's files are (for tests of file-only resources)")
+  cli::value_name(app.add_option("--root", root, "where the host's files are (for tests of file-only resources)"),
+                  "DIR")
       ->check(path_value)
       ->check(CLI::ExistingDirectory)
       ->group("");
@@ -183,18 +242,22 @@ int run(int argc, char** argv) {
   std::vector<std::string> validate_files;
   bool explain = false;
   bool offline = false;
-  validate->add_option("state", validate_files, "state files");
-  validate->add_flag("--explain", explain, "print every effective value with the file:line it came from");
+  validate->add_option("STATE", validate_files, "state files, layered in order");
+  validate->add_flag("--explain", explain,
+                     "print every effective value with the file:line it came from, and the values of earlier "
+                     "files it overrode");
   validate->add_flag("--offline", offline,
                      "only the checks that need no host (syntax, types, graph, cycles, conflicts): "
                      "no provider checks, no /etc/os-release; works anywhere, as any user");
-  validate->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
+  cli::value_name(validate->add_option("--input-format", input_format, input_format_help), input_formats)
+      ->check(input_format_value);
   add_laitos_option(validate, laitos_files);
 
   auto* graph_cmd = app.add_subcommand("graph", "print the resource graph as Graphviz DOT");
   std::vector<std::string> graph_files;
-  graph_cmd->add_option("state", graph_files, "state files");
-  graph_cmd->add_option("--input-format", input_format, input_format_help)->check(input_format_value);
+  graph_cmd->add_option("STATE", graph_files, "state files, layered in order");
+  cli::value_name(graph_cmd->add_option("--input-format", input_format, input_format_help), input_formats)
+      ->check(input_format_value);
   add_laitos_option(graph_cmd, laitos_files);
 
   auto* laitos_cmd = app.add_subcommand("laitos", "work with a laitos config");
@@ -203,19 +266,23 @@ int run(int argc, char** argv) {
       laitos_cmd->add_subcommand("convert", "print the native YAML state of a laitos config's Maintenance object, "
                                             "each line commented with the laitos key it came from");
   std::string convert_file;
-  convert_cmd->add_option("laitos", convert_file, "the laitos config (JSON)")->required()->check(CLI::ExistingFile);
+  convert_cmd->add_option("LAITOS", convert_file, "the laitos config (JSON)")->required()->check(CLI::ExistingFile);
 
   cli::DaemonCommands daemon_commands(app);
 
   // Firewall: confirm-or-roll-back. `--confirm-within SECONDS` arms a timer that restores the previous table;
   // `reconcile confirm` keeps the new one; `firewall-rollback` is what the timer runs.
   int confirm_within = 0;
-  app.add_option("--confirm-within", confirm_within,
-                 "firewall: roll a changed rule set back after SECONDS unless `reconcile confirm` runs first")
+  cli::value_name(app.add_option("--confirm-within", confirm_within,
+                                 "firewall: roll a changed rule set back after SECONDS (10 to 86400) unless "
+                                 "`reconcile confirm` runs first"),
+                  "SECONDS")
       ->check(CLI::Range(10, 86400));
   auto* confirm_cmd = app.add_subcommand("confirm", "keep the firewall rule set applied with --confirm-within");
   auto* rollback_cmd = app.add_subcommand("firewall-rollback", "restore the firewall unless confirmed (run by the timer)");
   rollback_cmd->group("");
+  // The exit codes are the run's: set after the subcommands, which would inherit them.
+  app.footer(kExitCodes);
 
   if (const std::string bad = empty_option_value(argc, argv); !bad.empty()) {
     std::fprintf(stderr, "reconcile: %s has no value; write %sVALUE, or leave the option out\n", bad.c_str(),
@@ -271,10 +338,14 @@ int run(int argc, char** argv) {
       std::cout << prepared.compiled.graph.dot();
       return 0;
     }
-    if (explain) std::cout << engine::explain(prepared.root);
-    const std::size_t count = prepared.compiled.graph.size();
-    std::cout << "valid: " << count << (count == 1 ? " resource" : " resources") << " from " << which.size() << " file"
-              << (which.size() == 1 ? "" : "s") << "\n";
+    if (explain) std::cout << engine::explain(prepared.root, prepared.overridden);
+    const std::size_t declared = prepared.compiled.graph.size();
+    if (!no_host) {
+      // What the run adds once the host is seen, so that the count is the run's.
+      const auto errors = engine::expand_all(prepared.compiled.graph, registry, session);
+      if (!errors.empty()) return print_errors(errors);
+    }
+    std::cout << validation_summary(prepared.compiled.graph, declared, which.size(), no_host);
     return 0;
   }
 

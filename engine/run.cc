@@ -50,6 +50,7 @@ Prepared prepare(const std::vector<std::string>& files, const Registry& registry
     PhaseTimer timer(prepared.phases, "load");
     Loaded loaded = load_files(files, {}, options.format, options.file_formats);
     prepared.root = std::move(loaded.root);
+    prepared.overridden = std::move(loaded.overridden);
     prepared.notes = std::move(loaded.notes);
     append(prepared.errors, std::move(loaded.errors));
   }

@@ -49,6 +49,7 @@ struct Prepared {
   Compiled compiled;
   std::vector<resources::Error> errors;
   resources::Node root;
+  std::vector<Overridden> overridden;  // values later layers replaced (`validate --explain`)
   std::vector<PhaseTime> phases;
   std::vector<std::string> notes;  // what the front-ends tell the report
 };

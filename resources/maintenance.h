@@ -52,6 +52,9 @@ class ClockSyncResource : public ResourceOf<ClockObserved> {
   std::vector<std::string> auto_requires() const override;
   std::unique_ptr<Observed> predicted() const override;
   bool provided_by(const Resource& requirement) const override { return requirement.kind() == "package"; }
+  std::string host_expansion() const override {
+    return "the package of the host's default time daemon, when no time daemon is installed";
+  }
 };
 
 /// The time daemon's package added once the host is seen (none installed): converges before `clock_sync`.

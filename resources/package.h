@@ -172,6 +172,9 @@ class PresetResource : public ResourceOf<PresetObserved> {
   PresetResource(std::string preset, Location location, std::string key_path);
   std::vector<Field> desired_fields() const override { return {{"preset", name()}}; }
   Drift diff_of(const PresetObserved&) const override { return {}; }
+  std::string host_expansion() const override {
+    return "a package:NAME for each of its names in the host's distribution family (from /etc/os-release)";
+  }
   /// The package manager its packages use ("" for the host's default).
   void set_manager(std::string manager) { manager_ = std::move(manager); }
   const std::string& manager() const { return manager_; }

@@ -125,6 +125,9 @@ class Resource {
   virtual std::string provider_hint() const { return ""; }
   /// The file fragments this resource owns and writes; no two resources may claim one (engine/claims.h).
   virtual std::vector<FileClaim> claims() const { return {}; }
+  /// The resources the host adds for this one at run time (Provider::expand), and from what ("a user:NAME for
+  /// each account …"); "" when none. `validate` names them, since a count of the state alone misses them.
+  virtual std::string host_expansion() const { return ""; }
 
  private:
   std::string kind_;

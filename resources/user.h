@@ -115,6 +115,10 @@ class LoginPolicyResource : public ResourceOf<LoginPolicyObserved> {
 
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const LoginPolicyObserved& seen) const override;
+  std::string host_expansion() const override {
+    return "a user:NAME for each account of the host's /etc/passwd outside the list that can log in (locked), or "
+           "that reconcile locked and the list allows again (unlocked)";
+  }
 
  private:
   std::vector<std::string> allowed_;

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-400}
 shift || true
 cxx=${RECONCILE_FUZZ_CXX:-$(command -v clang++-19 || true)}
-[[ -n $cxx ]] || { echo "fuzz: clang++-19 missing (scripts/setup.sh installs it)" >&2; exit 1; }
+[[ -n $cxx ]] || { echo "fuzz: clang++-19 missing (scripts/setup.sh --test installs it)" >&2; exit 1; }
 
 if [[ ! -f build-fuzz/CMakeCache.txt ]]; then
   CXX=$cxx cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONCILE_FUZZ=ON \

@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# Installs everything reconcile needs to build and to run its tests (Debian 12, as root).
+# Installs what reconcile needs (Debian 12, as root): to build and run it (`scripts/setup.sh`, what
+# scripts/try.sh runs), and with --test also what only its tests need (what scripts/test.sh runs).
 set -euo pipefail
 
+with_tests=false
+case "${1:-}" in
+  "") ;;
+  --test) with_tests=true ;;
+  *) echo "usage: scripts/setup.sh [--test]" >&2; exit 1 ;;
+esac
+
+# Building and running reconcile.
 packages=(
   # build
   build-essential cmake pkg-config ccache
   # libraries
   libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev libpugixml-dev libnftables-dev libcurl4-openssl-dev
+  # files: the unified diff of a file's content in a dry run (header-only)
+  libdtl-dev
+  # the time zone database the timezone resource checks and links
+  tzdata
+  # the man page `cmake --install` installs is made from --help
+  help2man
+)
+
+# Only the tests, the benchmarks and the Debian package.
+test_packages=(
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml tzdata util-linux
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-jsonschema python3-yaml util-linux
   # test hosts (tests/host): booted systemd-nspawn containers from a cached Debian image
   mmdebstrap systemd-container zstd socat netcat-openbsd dpkg-dev iproute2
   # the dnf and zypper providers' tests: RPMs built with rpmbuild, installed into throwaway roots
@@ -17,16 +36,15 @@ packages=(
   git
   # the firewall: nft for the test hosts and the boot-time load
   nftables
-  # the Debian package: its man page is made from --help; curl reads the uploaded report back in the S3 test
-  help2man curl
+  # curl reads the uploaded report back in the S3 test
+  curl
   # CPack reads the binary's dependencies with dpkg-shlibdeps, which needs file(1)
   file
   # the harness: libFuzzer targets (fuzz/; clang 19: clang 14 cannot compile libstdc++ 12's <expected>) and
   # property tests (rapidcheck)
   clang-19 libclang-rt-19-dev librapidcheck-dev
-  # files: the unified diff of a file's content in a dry run (header-only)
-  libdtl-dev
 )
+if $with_tests; then packages+=("${test_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -41,6 +59,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+$with_tests || exit 0
 
 # The S3 delivery test's local S3-compatible server (tests/integration/delivery_test.cc): s3rver from npm, pinned,
 # in a project-owned directory. Debian's nodejs and npm, unless a node with npm is installed already.

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, runs every unit test under AddressSanitizer and
+# The test command: installs what is missing (what building and the tests need), builds, runs every unit test under AddressSanitizer and
 # UndefinedBehaviorSanitizer, then the whole suite (unit and test-host integration tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
-scripts/setup.sh
+scripts/setup.sh --test
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONCILE_SANITIZE=OFF -DRECONCILE_INTEGRATION=ON -DRECONCILE_BENCH=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONCILE_SANITIZE=OFF -DRECONCILE_TESTS=ON \
+      -DRECONCILE_INTEGRATION=ON -DRECONCILE_BENCH=ON
 cmake --build build -j"$jobs"
 cmake --build build --target deb  # the Debian package, for its test on a test host
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECONCILE_SANITIZE=ON -DRECONCILE_INTEGRATION=OFF \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRECONCILE_SANITIZE=ON -DRECONCILE_TESTS=ON -DRECONCILE_INTEGRATION=OFF \
       -DRECONCILE_BENCH=OFF
 cmake --build build-asan -j"$jobs" --target unit_tests reconcile
 

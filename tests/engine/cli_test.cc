@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "providers/exec.h"
@@ -141,6 +143,31 @@ TEST_F(CliTest, LayersOverrideAndExplainShowsWhereEachValueCameFrom) {
   EXPECT_EQ(report["resources"][0]["source"]["file"], host);
 }
 
+TEST_F(CliTest, ExplainShowsOverriddenValuesBesideTheWinnerEachWithItsPlace) {
+  const auto base = state("base.yaml",
+                          "timezone: Europe/Berlin\n"
+                          "packages:\n"
+                          "  present: [curl, htop]\n");
+  const auto host = state("host.yaml",
+                          "timezone: Europe/Helsinki\n"
+                          "packages:\n"
+                          "  present: [htop, tree]\n");
+  auto result = run({"validate", "--explain", base, host});
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("timezone = Europe/Helsinki    # " + host + ":1:11\n"
+                            "timezone = Europe/Berlin    # " + base + ":1:11 (overridden by " + host + ":1:11)\n"),
+            std::string::npos)
+      << result.out;
+  // Lists are appended: each item keeps its own file; one given again is shown as left out.
+  EXPECT_NE(result.out.find("packages.present[0] = curl    # " + base + ":3:13\n"
+                            "packages.present[1] = htop    # " + base + ":3:19\n"
+                            "packages.present[1] = htop    # " + host + ":3:13 (listed again; the first, at " +
+                            base + ":3:19, is kept)\n"
+                            "packages.present[2] = tree    # " + host + ":3:19\n"),
+            std::string::npos)
+      << result.out;
+}
+
 TEST_F(CliTest, ReportFileIsWrittenAsJson) {
   const auto file = state("s.yaml", "timezone: Europe/Helsinki\n");
   const auto report_path = (root_.path() / "report.json").string();
@@ -150,6 +177,36 @@ TEST_F(CliTest, ReportFileIsWrittenAsJson) {
   EXPECT_EQ(report["mode"], "dry-run");
   EXPECT_EQ(report["counts"]["drifted"], 1);
   EXPECT_EQ(report["phases"].size(), 5u);
+}
+
+TEST_F(CliTest, HelpReadsCleanlyForEveryCommand) {
+  // No parser noise: type names, validator descriptions, default markers, CLI11's capitalised stock lines.
+  const std::regex noise("\\b(TEXT|INT|UINT|FLOAT|BOOLEAN)\\b|PATH\\(|:\\{|\\[[0-9]+ - [0-9]+\\]|=[0-9a-z/]+ |"
+                         "Print this help message|Display program version");
+  const std::vector<std::vector<std::string>> commands{
+      {"--help"},        {"validate", "--help"}, {"graph", "--help"},  {"laitos", "--help"},
+      {"laitos", "convert", "--help"}, {"daemon", "--help"},   {"disable", "--help"}, {"enable", "--help"},
+      {"status", "--help"}, {"confirm", "--help"}};
+  for (const auto& command : commands) {
+    auto help = run(command, false);
+    EXPECT_EQ(help.exit_status, 0) << command[0];
+    std::smatch found;
+    EXPECT_FALSE(std::regex_search(help.out, found, noise)) << command[0] << ": '" << found.str() << "' in\n"
+                                                            << help.out;
+    std::istringstream lines(help.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto columns = std::count_if(line.begin(), line.end(), [](char c) { return (c & 0xC0) != 0x80; });
+      EXPECT_LE(columns, 80) << command[0] << ": " << line;
+    }
+  }
+  auto main_help = run({"--help"}, false);
+  EXPECT_NE(main_help.out.find("Usage: reconcile [OPTIONS] [STATE...] [SUBCOMMAND]"), std::string::npos)
+      << main_help.out;
+  EXPECT_NE(main_help.out.find("  -j,--jobs N "), std::string::npos) << main_help.out;
+  EXPECT_NE(main_help.out.find("  --report FILE "), std::string::npos) << main_help.out;
+  EXPECT_NE(main_help.out.find("  --format text|json "), std::string::npos) << main_help.out;
+  // The exit codes are the run's: a subcommand's help does not borrow them.
+  EXPECT_EQ(run({"validate", "--help"}, false).out.find("changes and failures"), std::string::npos);
 }
 
 TEST_F(CliTest, HelpDocumentsExitCodesAndUsageErrorsExitOne) {
@@ -187,6 +244,9 @@ TEST_F(CliTest, ApplyWaitsBoundedTimeForAnotherRunsLock) {
   holder.join();
   EXPECT_EQ(result.exit_status, 1) << result.out << result.err;
   EXPECT_NE(result.err.find("another reconcile run holds"), std::string::npos) << result.err;
+  // Not about the input: no file or `<input>:` place before it.
+  EXPECT_TRUE(result.err.starts_with("error: another reconcile run holds ")) << result.err;
+  EXPECT_EQ(result.err.find("<input>"), std::string::npos) << result.err;
   EXPECT_EQ(std::filesystem::read_symlink(root_.path() / "etc/localtime"), "/usr/share/zoneinfo/Etc/UTC");
 }
 
@@ -293,6 +353,41 @@ TEST_F(CliTest, BytesThatAreNotUtf8InPasswdAreReplacedInJsonAndEscapedInText) {
   EXPECT_NE(text.out.find("/home/al\\xc3ce"), std::string::npos) << text.out;
 }
 
+TEST_F(CliTest, ValidateCountsTheResourcesTheHostAddsAsTheRunDoes) {
+  // carol and dave can log in (a shell of /etc/shells) and are not on the list: the run locks them.
+  root_.write("etc/passwd",
+              "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"
+              "carol:x:1001:1001::/home/carol:/bin/bash\ndave:x:1002:1002::/home/dave:/bin/bash\n");
+  root_.write("etc/shadow", "root:*:19000:0:99999:7:::\nalice:!:19000:0:99999:7:::\ncarol:!:19000:0:99999:7:::\n"
+                            "dave:!:19000:0:99999:7:::\n");
+  root_.write("etc/group", "root:x:0:\nalice:x:1000:\ncarol:x:1001:\ndave:x:1002:\n");
+  root_.write("etc/shells", "/bin/sh\n/bin/bash\n");
+  root_.write("usr/sbin/usermod", "");
+  const auto file = state("s.yaml", "timezone: Europe/Helsinki\nusers:\n  login_allowed_only: [root, alice]\n");
+  const auto report = run_json({"--dry-run", file}, 2);
+  ASSERT_EQ(report["counts"]["total"], 4) << report.dump(1);
+  auto validate = run({"validate", file});
+  EXPECT_EQ(validate.exit_status, 0) << validate.err;
+  EXPECT_EQ(validate.out,
+            "valid: 4 resources from 1 file, counted as a run on this host counts them:\n"
+            "  user:* adds user:carol, user:dave: a user:NAME for each account of the host's /etc/passwd outside the "
+            "list that can log in (locked), or that reconcile locked and the list allows again (unlocked)\n");
+  auto dry = run({"--dry-run", file});
+  EXPECT_NE(dry.out.find(" of 4 resources "), std::string::npos) << dry.out;
+  // Offline nothing of the host is read: the count is the state's, and it says what the host adds.
+  auto offline = run({"validate", "--offline", file});
+  EXPECT_EQ(offline.exit_status, 0) << offline.err;
+  EXPECT_EQ(offline.out,
+            "valid: 2 resources from 1 file, and those the host adds at run time (--offline does not look):\n"
+            "  user:* adds a user:NAME for each account of the host's /etc/passwd outside the list that can log in "
+            "(locked), or that reconcile locked and the list allows again (unlocked)\n");
+  // The dry run names the accounts it would lock, each a resource of its own too.
+  auto verbose = run({"--dry-run", "-v", file});
+  EXPECT_TRUE(std::regex_search(verbose.out, std::regex("user:\\*: [^\n]*locked: carol, dave"))) << verbose.out;
+  EXPECT_NE(dry.out.find("~ user:carol: "), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("~ user:dave: "), std::string::npos) << dry.out;
+}
+
 TEST_F(CliTest, AMappingWithManyKeysLoadsWithoutQuadraticWork) {
   std::string text = "timezone: Etc/UTC\nfakes_not_known:\n";
   for (int i = 0; i < 100000; ++i) text += "  k" + std::to_string(i) + ": 1\n";
@@ -366,6 +461,13 @@ TEST_F(CliTest, ValidateOfflineWorksAsAnOrdinaryUser) {
   auto on_host = as_nobody({"validate", file.string()});
   EXPECT_EQ(on_host.exit_status, 1);
   EXPECT_NE(on_host.err.find("shell '/bin/nosuch' is not listed in /etc/shells"), std::string::npos) << on_host.err;
+  // An apply as nobody is refused before anything is observed; the error is the run's, not the input's.
+  root_.write("shared/zone.yaml", "timezone: Europe/Helsinki\n");
+  std::filesystem::permissions(dir / "zone.yaml", std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  auto apply = as_nobody({(dir / "zone.yaml").string()});
+  EXPECT_EQ(apply.exit_status, 1);
+  EXPECT_TRUE(apply.err.starts_with("error: applying changes needs root")) << apply.err;
+  EXPECT_EQ(apply.err.find("<input>"), std::string::npos) << apply.err;
 }
 
 TEST_F(CliTest, InputFormatIsChosenByContentOrByTheOptionForEveryCommand) {

@@ -220,6 +220,29 @@ TEST(LoaderTest, LayersMergeMapsReplaceScalarsAndAppendListsWithoutDuplicates) {
   EXPECT_NE(text.find("packages.present[0] = a    # common.yaml:3:13"), std::string::npos) << text;
 }
 
+TEST(LoaderTest, ExplainShowsWhatEachLayerOverrodeNewestFirst) {
+  std::vector<resources::Error> errors;
+  Node base = parse("base.yaml", "timezone: Etc/UTC\nreport:\n  keep: 5\n", errors);
+  Node mid = parse("mid.yaml", "timezone: Europe/Berlin\nreport:\n  keep: 7\n", errors);
+  Node host = parse("host.yaml", "timezone: Europe/Helsinki\nreport: null\n", errors);
+  ASSERT_TRUE(errors.empty());
+  std::vector<Overridden> overridden;
+  merge_into(base, mid, &overridden);
+  merge_into(base, host, &overridden);
+  ASSERT_EQ(overridden.size(), 4u);
+  EXPECT_EQ(explain(base, overridden),
+            "timezone = Europe/Helsinki    # host.yaml:1:11\n"
+            "timezone = Europe/Berlin    # mid.yaml:1:11 (overridden by host.yaml:1:11)\n"
+            "timezone = Etc/UTC    # base.yaml:1:11 (overridden by mid.yaml:1:11)\n"
+            // A mapping replaced whole: its values are shown under the value that replaced it, and what they had
+            // replaced in turn.
+            "report = null    # host.yaml:2:9\n"
+            "report.keep = 7    # mid.yaml:3:9 (overridden by host.yaml:2:9)\n"
+            "report.keep = 5    # base.yaml:3:9 (overridden by mid.yaml:3:9)\n");
+  // Without the record, only what won.
+  EXPECT_EQ(explain(base), "timezone = Europe/Helsinki    # host.yaml:1:11\nreport = null    # host.yaml:2:9\n");
+}
+
 TEST(LoaderTest, MissingFileAndDirectoryAreClearErrors) {
   auto loaded = load_files({"/nonexistent/state.yaml", "/tmp"});
   ASSERT_EQ(loaded.errors.size(), 2u);

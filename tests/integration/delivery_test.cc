@@ -108,7 +108,7 @@ class S3Server {
 
   bool start(std::string* why, bool verify_signatures = false) {
     if (!verify_signatures && !fs::exists(kScript)) {
-      *why = std::string(kScript) + " is missing: run scripts/setup.sh";
+      *why = std::string(kScript) + " is missing: run scripts/setup.sh --test";
       return false;
     }
     char pattern[] = "/tmp/reconcile-s3rver-XXXXXX";
