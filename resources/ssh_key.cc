@@ -139,10 +139,10 @@ std::string SshKey::label(std::string_view fingerprint) const {
 }
 
 std::expected<SshKey, std::string> parse_ssh_key(std::string_view line) {
-  for (const char c : line) {
+  std::string_view rest = trim(line);
+  for (const char c : rest) {
     if (c == '\n' || c == '\r' || c == '\0') return std::unexpected("it is more than one line");
   }
-  std::string_view rest = trim(line);
   if (rest.empty()) return std::unexpected("it is empty");
   if (rest.front() == '#') return std::unexpected("it is a comment");
   SshKey key;
@@ -155,7 +155,9 @@ std::expected<SshKey, std::string> parse_ssh_key(std::string_view line) {
     std::string_view after = rest;
     const std::string_view type = take_word(after);
     if (!known_ssh_key_type(type)) {
-      const std::string_view unknown = type.empty() || type.find_first_of("=,\"") != std::string_view::npos ? word : type;
+      // A first word without '=' or ',' was meant as the type, not as options.
+      const bool options_meant = word.find_first_of("=,") != std::string_view::npos;
+      const std::string_view unknown = options_meant && !type.empty() ? type : word;
       return std::unexpected("unknown key type '" + std::string(unknown.substr(0, 40)) +
                              "' (known: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com, "
                              "sk-ecdsa-sha2-nistp256@openssh.com, ssh-dss)");

@@ -94,7 +94,7 @@ TEST_F(GroupsTest, RefusesATakenGidAndRemovingAPrimaryGroupOfAnUnmanagedAccount)
   EXPECT_EQ(validate_groups("groups:\n  present: [{name: deploy, gid: 1000}]\n"),
             std::vector<std::string>{"gid 1000 already belongs to group 'alice'"});
   EXPECT_EQ(validate_groups("groups:\n  present: [{name: a, gid: 1700}, {name: b, gid: 1700}]\n"),
-            std::vector<std::string>{"gid 1700 is also wanted for group 'a' at state.yaml:2:14"});
+            std::vector<std::string>{"gid 1700 is also wanted for group 'a' at state.yaml:2:13"});
   EXPECT_TRUE(validate_groups("groups:\n  present: [{name: staff, gid: 1500}]\n").empty());
   EXPECT_EQ(validate_groups("groups:\n  absent: [staff]\n"),
             std::vector<std::string>{"group 'staff' is the primary group of bob; groupdel refuses to leave an account "
@@ -129,8 +129,8 @@ TEST_F(GroupsTest, AuthorizedKeysAreObservedInProcessWithModesAndFingerprints) {
   EXPECT_EQ(keys.fingerprints.at(resources::parse_ssh_key(kK1)->identity()), "SHA256:MJATOyxjXJyQKQUOhJDpjZzhGpFFl+9WYau5aacUV8s");
   const auto drift = compiled_.graph.resources[0]->diff(*seen[0].state);
   ASSERT_EQ(drift.size(), 1u);
-  EXPECT_EQ(drift[0].reason, "adds ssh-ed25519 SHA256:MJATOyxjXJyQKQUOhJDpjZzhGpFFl+9WYau5aacUV8s (k1@laptop); ~/.ssh mode 0755 → 0700; ~/.ssh owner → bob; "
-                             "authorized_keys mode 0644 → 0600; authorized_keys owner → bob; keeps 1 unlisted key");
+  EXPECT_EQ(drift[0].reason, "adds ssh-ed25519 SHA256:MJATOyxjXJyQKQUOhJDpjZzhGpFFl+9WYau5aacUV8s (k1@laptop); ~/.ssh mode 0755 → 0700, ~/.ssh owner → bob, "
+                             "authorized_keys mode 0644 → 0600, authorized_keys owner → bob; keeps 1 unlisted key");
 
   std::filesystem::remove_all(root_.path() / "home/bob/.ssh");
   std::filesystem::create_directory_symlink("/etc", root_.path() / "home/bob/.ssh");

@@ -64,7 +64,7 @@ TEST(SshKeyTest, RefusesWhatIsNotAKey) {
 }
 
 TEST(SshKeyTest, Base64RoundTrips) {
-  for (const std::string bytes : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& bytes : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     const auto encoded = base64_encode(bytes);
     auto decoded = encoded.empty() ? std::expected<std::string, std::string>("") : base64_decode(encoded);
     ASSERT_TRUE(decoded) << decoded.error();
@@ -159,7 +159,7 @@ TEST(SshKeyTest, DiffAddsKeepsOrRemovesKeysAndNamesThemWithoutTheirBlobs) {
   drift = compiled.graph.resources[0]->diff(account_with(loose));
   ASSERT_EQ(drift.size(), 1u);
   EXPECT_EQ(drift[0].reason, "rewrites the options or comment of " + k1_label +
-                                 "; ~/.ssh owner → deploy; authorized_keys mode 0644 → 0600");
+                                 "; ~/.ssh owner → deploy, authorized_keys mode 0644 → 0600");
 
   // No file yet.
   AuthorizedKeysSeen none;
