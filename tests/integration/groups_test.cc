@@ -120,23 +120,24 @@ TEST(GroupsTest, CreatesWithGidRemovesAndAUserJoinsAGroupOfTheSameState) {
   EXPECT_EQ(report["processes_spawned"], 0);
 
   // A gid changed behind our back is put back; groupmod moves the account's primary gid along.
-  run_ok(*host, "groupmod --gid 1501 deploy\n");
+  run_ok(*host, "groupmod --gid 1777 deploy\n");
   report = run_json(*host, {kState}, &code);
   EXPECT_EQ(code, 2) << report.dump(1);
-  EXPECT_EQ(drift_of(report, "group:deploy"), std::vector<std::string>{"gid: 1501 -> 1500"});
+  EXPECT_EQ(drift_of(report, "group:deploy"), std::vector<std::string>{"gid: 1777 -> 1500"});
   EXPECT_EQ(getent(*host, "group", "deploy"), "deploy:x:1500:\n");
   EXPECT_EQ(host->exec({"id", "-g", "deploy"}).out, "1500\n");
 
   // Removing a group that is still an account's primary group is refused before anything changes.
   host->write_file(kState, "groups:\n  absent: [deploy]\n");
   std::string err;
-  run_json(*host, {kState}, &code, &err);
+  report = run_json(*host, {kState}, &code, &err);
   EXPECT_EQ(code, 1);
-  EXPECT_NE(err.find("state.yaml:2:"), std::string::npos) << err;
-  EXPECT_NE(err.find("group 'deploy' is the primary group of deploy; groupdel refuses to leave an account without its "
-                     "primary group"),
+  const std::string refused = report.dump() + err;
+  EXPECT_NE(refused.find("groups.absent[0]"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("group 'deploy' is the primary group of deploy; groupdel refuses to leave an account without "
+                         "its primary group"),
             std::string::npos)
-      << err;
+      << refused;
   EXPECT_NE(getent(*host, "group", "deploy"), "");
   // Removed together with the account, it goes (after the account).
   host->write_file(kState, "groups:\n  absent: [deploy, ops]\nusers:\n  absent: [deploy]\n");
