@@ -487,7 +487,7 @@ std::vector<Error> ShadowProvider::validate(Session& session, std::span<const Us
     for (const auto& group : user->groups) {
       if (db.find_group(group) != nullptr || created.contains(group) || state_manages_group(session, group)) continue;
       std::string hint = resources::did_you_mean(group, group_names);
-      if (hint.empty()) hint = "list it under groups.present, or list an account of that name under users.present";
+      if (hint.empty()) hint = "create the group first (groupadd), or list an account of that name under users.present";
       errors.push_back(error_at(*user, ErrorCode::kInvalidValue, "group '" + group + "' does not exist", hint));
     }
     if (user->shell && !db.valid_shell(*user->shell)) {
