@@ -3,6 +3,7 @@
 #include "engine/report_settings.h"
 
 #include "providers/apt.h"
+#include "providers/groups.h"
 #include "providers/localtime.h"
 #include "providers/maintenance.h"
 #include "providers/package_preset.h"
@@ -20,6 +21,7 @@
 #include "resources/maintenance.h"
 #include "resources/daemon_settings.h"
 #include "resources/firewall.h"
+#include "resources/group.h"
 #include "resources/package.h"
 #include "resources/script.h"
 #include "resources/service.h"
@@ -56,7 +58,6 @@ engine::Registry registry() {
   registry.add_planned_key("packages", "packages present, absent or latest, and security updates");
   registry.add_planned_key("services", "services enabled, disabled or masked");
   registry.add_planned_key("users", "accounts present, absent or locked, and the login allow-list");
-  registry.add_planned_key("groups", "groups present or absent");
   registry.add_planned_key("laitos", "a laitos Maintenance block");
 
   // Kinds and their providers, providers of a kind in order of preference. One block per kind.
@@ -76,6 +77,9 @@ engine::Registry registry() {
   // (users)
   registry.add_kind(resources::users_kind());
   registry.add_provider(std::make_unique<providers::ShadowProvider>());
+  // (groups)
+  registry.add_kind(resources::groups_kind());
+  registry.add_provider(std::make_unique<providers::GroupaddProvider>());
   // (swap)
   registry.add_kind(resources::swap_kind());
   registry.add_provider(std::make_unique<providers::SwapfileProvider>());

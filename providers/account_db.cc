@@ -166,6 +166,17 @@ std::vector<GroupEntry> parse_group(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> parse_gshadow_names(std::string_view text) {
+  std::vector<std::string> out;
+  std::vector<std::string_view> f;
+  for_each_line(text, [&](std::string_view line) {
+    if (split_fields(line, 4, f) && !f[0].empty()) out.emplace_back(f[0]);
+  });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::vector<std::string> parse_shells(std::string_view text) {
   std::vector<std::string> out;
   for_each_line(text, [&](std::string_view line) {
@@ -230,6 +241,11 @@ std::expected<AccountDb, std::string> read_account_db(const Host& host) {
     db.shadow = parse_shadow(*shadow);
   } else {
     db.shadow_error = shadow.error();
+  }
+
+  if (auto gshadow = read_file(host.path("/etc/gshadow"))) {
+    db.gshadow_readable = true;
+    db.gshadow_groups = parse_gshadow_names(*gshadow);
   }
 
   if (auto shells = read_file(host.path("/etc/shells"))) db.shells = parse_shells(*shells);

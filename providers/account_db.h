@@ -51,6 +51,8 @@ struct AccountDb {
   bool shadow_readable = false;
   std::string shadow_error;                              // why not ("permission denied")
   std::unordered_map<std::string, ShadowEntry> shadow;
+  bool gshadow_readable = false;                         // /etc/gshadow was read
+  std::vector<std::string> gshadow_groups;               // the groups /etc/gshadow lists, sorted
   std::vector<std::string> shells;                       // /etc/shells
   std::string name_regex = std::string(kDefaultNameRegex);
   std::string nologin_shell = "/usr/sbin/nologin";       // the one that exists on this host
@@ -73,6 +75,8 @@ std::vector<std::string> malformed_passwd_lines(std::string_view text);
 std::unordered_map<std::string, ShadowEntry> parse_shadow(std::string_view text);
 /// Parses /etc/group text.
 std::vector<GroupEntry> parse_group(std::string_view text);
+/// The group names of /etc/gshadow text, sorted.
+std::vector<std::string> parse_gshadow_names(std::string_view text);
 /// Parses /etc/shells text: absolute paths, comments dropped.
 std::vector<std::string> parse_shells(std::string_view text);
 /// The NAME_REGEX of adduser.conf text, or "" when it sets none.

@@ -9,6 +9,7 @@
 #include <set>
 #include <system_error>
 
+#include "providers/authorized_keys.h"
 #include "providers/fs.h"
 #include "resources/user.h"
 
@@ -133,6 +134,15 @@ std::string ways_in(const AccountDb& db, const Access& access) {
   return how;
 }
 
+// The key login an account keeps once the plan wrote its ssh_keys: listed keys add one, an exclusive list
+// removes the file's other keys (an account whose only way in is a key the list drops loses it).
+void apply_keys_to(Access& access, const UserResource& user, const AccountDb& db, const Host& host) {
+  if (!user.manages_ssh_keys()) return;
+  const PasswdEntry* entry = db.find(user.name());
+  const std::string home = entry != nullptr ? entry->home : (user.home ? *user.home : "/home/" + user.name());
+  access.key = keys_remain(host, home, user);
+}
+
 // The account as the plan leaves it when `ensure` is applied to it by `by`.
 // `user` is the account's entry, or nullptr for what the allow-list does to `account`.
 void apply_to(Access& access, const std::string& account, UserEnsure ensure, const UserResource* user,
@@ -166,6 +176,7 @@ void apply_to(Access& access, const std::string& account, UserEnsure ensure, con
   if (user != nullptr) {
     if (user->shell) access.shell = *user->shell;
     access.groups.insert(access.groups.end(), user->groups.begin(), user->groups.end());
+    apply_keys_to(access, *user, db, host);
   }
 }
 
@@ -274,6 +285,11 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   }
 }
 
+// A group of groups.present (or absent) in this state: the graph orders it before the accounts that name it.
+bool state_manages_group(Session& session, const std::string& group) {
+  return session.state<ManagedIds>().ids.contains(resources::make_id("group", group));
+}
+
 // Runs one tool with --root when the host is not this machine, in the C locale.
 ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector<Step>& steps) {
   if (host.root != "/" && !host.root.empty()) argv.insert(argv.begin() + 1, {"--root", host.root.string()});
@@ -287,9 +303,12 @@ ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector
 }
 
 // The usermod or useradd command that converges a present account.
-std::vector<std::string> present_argv(const UserResource& user, const UserObserved& seen, const ShadowProvider::Change& change) {
+std::vector<std::string> present_argv(const UserResource& user, const UserObserved& seen, const ShadowProvider::Change& change,
+                                      bool own_group_managed) {
   if (!seen.exists) {
     std::vector<std::string> argv{"useradd", "--create-home"};
+    // A group of its own name from groups.present is its primary group (no private group is made).
+    if (own_group_managed) argv.insert(argv.end(), {"--gid", user.name()});
     if (user.uid) argv.insert(argv.end(), {"--uid", std::to_string(*user.uid)});
     if (!user.groups.empty()) argv.insert(argv.end(), {"--groups", comma_list(user.groups)});
     if (user.shell) argv.insert(argv.end(), {"--shell", *user.shell});
@@ -308,6 +327,22 @@ std::vector<std::string> present_argv(const UserResource& user, const UserObserv
   }
   argv.insert(argv.end(), {"--", user.name()});
   return argv;
+}
+
+// Writes the account's authorized_keys after useradd/usermod made it what the state wants (its uid and home read
+// again, in-process).
+void apply_keys(const Host& host, const UserResource& user, ChangeOutcome& outcome) {
+  const auto started = std::chrono::steady_clock::now();
+  auto db = read_account_db(host);
+  const PasswdEntry* entry = db ? db->find(user.name()) : nullptr;
+  std::expected<std::string, std::string> written =
+      entry != nullptr ? write_authorized_keys(host, user, *entry)
+                       : std::unexpected(db ? "the account does not exist" : db.error());
+  Step step{written ? *written : "write authorized_keys of " + user.name(), 0, written ? 0 : 1,
+            written ? "" : written.error()};
+  step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  outcome.steps.push_back(std::move(step));
+  if (!written) outcome = ChangeOutcome::failed("cannot write the SSH keys: " + written.error(), outcome.steps);
 }
 
 }  // namespace
@@ -450,7 +485,7 @@ std::vector<Error> ShadowProvider::validate(Session& session, std::span<const Us
       }
     }
     for (const auto& group : user->groups) {
-      if (db.find_group(group) != nullptr || created.contains(group)) continue;
+      if (db.find_group(group) != nullptr || created.contains(group) || state_manages_group(session, group)) continue;
       std::string hint = resources::did_you_mean(group, group_names);
       if (hint.empty()) hint = "create the group first (groupadd), or list an account of that name under users.present";
       errors.push_back(error_at(*user, ErrorCode::kInvalidValue, "group '" + group + "' does not exist", hint));
@@ -578,7 +613,13 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
       seen->password = password_state(shadow->second.hash);
       seen->expire = shadow->second.expire;
     }
+    std::string keys_problem;
+    if (user.ensure() == UserEnsure::kPresent && user.manages_ssh_keys()) {
+      seen->authorized_keys = observe_authorized_keys(host, user, *entry);
+      keys_problem = seen->authorized_keys.problem;
+    }
     out.push_back(Observation::known(std::move(seen)));
+    if (!keys_problem.empty()) out.back().blocked_reason = "cannot manage its SSH keys: " + keys_problem;
   }
   return out;
 }
@@ -658,16 +699,22 @@ std::vector<ChangeOutcome> ShadowProvider::apply(Session& session, std::span<con
         argv.insert(argv.end(), {"--", user.name()});
         break;
       case UserEnsure::kPresent:
-        argv = present_argv(user, seen, changes[i]);
+        argv = present_argv(user, seen, changes[i], state_manages_group(session, user.name()));
         break;
     }
-    const ExecResult result = run_tool(host, argv, outcome.steps);
-    if (!result.ok()) {
-      outcome.result = ChangeOutcome::Result::kFailed;
-      outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail_line(3);
-      continue;
+    if (argv.size() > 3 || argv.front() != "usermod") {  // usermod -- NAME alone: only the keys drifted
+      const ExecResult result = run_tool(host, argv, outcome.steps);
+      if (!result.ok()) {
+        outcome.result = ChangeOutcome::Result::kFailed;
+        outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail_line(3);
+        continue;
+      }
     }
     outcome.result = ChangeOutcome::Result::kChanged;
+    if (user.ensure() == UserEnsure::kPresent && user.manages_ssh_keys() &&
+        (!seen.exists || changes[i].drifted(UserField::kSshKeys))) {
+      apply_keys(host, user, outcome);
+    }
     if (user.ensure() != UserEnsure::kLocked && records->locked.erase(user.name()) > 0) records_changed = true;
   }
   if (records_changed) {

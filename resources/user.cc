@@ -21,6 +21,56 @@ std::string expire_text(const std::optional<std::int64_t>& expire) {
 
 constexpr std::uint32_t kMaxUid = 4294967294u;  // (uid_t)-1 means "no uid"
 
+std::string mode_text(unsigned mode) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", mode & 07777u);
+  return buffer;
+}
+
+// The authorized_keys drift of an existing account: keys to add, replace (same key, other options or comment)
+// and, when exclusive, remove; and the modes and owner sshd's StrictModes wants.
+std::optional<FieldDrift> keys_drift(const UserResource& user, const AuthorizedKeysSeen& seen) {
+  std::map<std::string, const SshKey*> in_file;
+  for (const auto& key : seen.keys) in_file.emplace(key.identity(), &key);
+  std::vector<std::string> added, replaced, removed, kept, fixes;
+  std::map<std::string, const SshKey*> listed;
+  for (const auto& key : user.ssh_keys) {
+    listed.emplace(key.identity(), &key);
+    const auto found = in_file.find(key.identity());
+    if (found == in_file.end()) added.push_back(seen.label(key));
+    else if (found->second->line() != key.line()) replaced.push_back(seen.label(key));
+  }
+  for (const auto& key : seen.keys) {
+    if (listed.contains(key.identity())) continue;
+    (user.ssh_keys_exclusive ? removed : kept).push_back(seen.label(key));
+  }
+  const bool writes = seen.exists || !added.empty();
+  if (writes && seen.dir_mode && *seen.dir_mode != 0700) fixes.push_back("~/.ssh mode " + mode_text(*seen.dir_mode) + " → 0700");
+  if (writes && !seen.dir_owned) fixes.push_back("~/.ssh owner → " + user.name());
+  if (seen.exists && seen.file_mode && *seen.file_mode != 0600) {
+    fixes.push_back("authorized_keys mode " + mode_text(*seen.file_mode) + " → 0600");
+  }
+  if (seen.exists && !seen.file_owned) fixes.push_back("authorized_keys owner → " + user.name());
+  if (added.empty() && replaced.empty() && removed.empty() && fixes.empty()) return std::nullopt;
+
+  std::vector<std::string> before, after;
+  for (const auto& key : seen.keys) before.push_back(seen.label(key));
+  for (const auto& key : user.ssh_keys) after.push_back(seen.label(key));
+  after.insert(after.end(), kept.begin(), kept.end());
+  std::string why;
+  const auto part = [&](const std::string& verb, const std::vector<std::string>& keys) {
+    if (!keys.empty()) why += (why.empty() ? "" : "; ") + verb + " " + join(keys);
+  };
+  part("adds", added);
+  part("rewrites the options or comment of", replaced);
+  part("removes (ssh_keys_exclusive)", removed);
+  if (!fixes.empty()) why += (why.empty() ? "" : "; ") + join(fixes);
+  if (!kept.empty()) why += "; keeps " + std::to_string(kept.size()) + " unlisted key" + (kept.size() == 1 ? "" : "s");
+  FieldDrift drift = drift_of(UserField::kSshKeys, seen.exists ? (before.empty() ? "no keys" : join(before)) : "no file",
+                              after.empty() ? "no keys" : join(after), why);
+  return drift;
+}
+
 }  // namespace
 
 std::string_view to_string(UserEnsure ensure) {
@@ -72,7 +122,17 @@ std::vector<Field> UserObserved::fields() const {
     out.push_back({"password before lock", record->password_set ? "set" : "not set"});
     out.push_back({"expiry before lock", expire_text(record->expire)});
   }
+  if (authorized_keys.observed) {
+    std::vector<std::string> keys;
+    for (const auto& key : authorized_keys.keys) keys.push_back(authorized_keys.label(key));
+    out.push_back({"ssh_keys", authorized_keys.exists ? (keys.empty() ? "no keys" : join(keys)) : "no file"});
+  }
   return out;
+}
+
+std::string AuthorizedKeysSeen::label(const SshKey& key) const {
+  const auto found = fingerprints.find(key.identity());
+  return key.label(found == fingerprints.end() ? "" : found->second);
 }
 
 std::vector<Field> LoginPolicyObserved::fields() const { return {{"can log in", join(can_log_in)}}; }
@@ -83,6 +143,7 @@ UserResource::UserResource(std::string name, UserEnsure ensure, Location locatio
 std::vector<std::string> UserResource::auto_requires() const {
   std::vector<std::string> out;
   if (ensure_ != UserEnsure::kPresent) return out;
+  out.push_back(make_id("group", name()));  // a managed group of its own name becomes its primary group
   for (const auto& group : groups) {
     out.push_back(make_id("group", group));
     if (group != name()) out.push_back(make_id("user", group));  // the private group of a managed user
@@ -97,6 +158,12 @@ std::vector<Field> UserResource::desired_fields() const {
   if (!groups.empty()) out.push_back({"groups", join(groups)});
   if (shell) out.push_back({"shell", *shell});
   if (home) out.push_back({"home", *home});
+  if (!ssh_keys.empty()) {
+    std::vector<std::string> keys;
+    for (const auto& key : ssh_keys) keys.push_back(key.label());
+    out.push_back({"ssh_keys", join(keys)});
+  }
+  if (ssh_keys_exclusive) out.push_back({"ssh_keys_exclusive", "true"});
   return out;
 }
 
@@ -109,6 +176,7 @@ std::string_view field_name(UserField field) {
     case UserField::kGroups: return "groups";
     case UserField::kPassword: return "password";
     case UserField::kExpiry: return "expiry";
+    case UserField::kSshKeys: return "ssh_keys";
   }
   return "account";
 }
@@ -183,6 +251,9 @@ Drift UserResource::diff_of(const UserObserved& seen) const {
       drift.back().reason += "; its empty password stays disabled, since restoring it would open a login without "
                              "a password (set one with passwd " + name() + ")";
     }
+  }
+  if (manages_ssh_keys() && seen.authorized_keys.observed) {
+    if (auto keys = keys_drift(*this, seen.authorized_keys)) drift.push_back(std::move(*keys));
   }
   return drift;
 }
@@ -262,13 +333,54 @@ std::optional<std::string> read_path(NodeReader& reader, const Node& node, std::
   return path;
 }
 
+// ssh_keys: public key lines, each validated as a key; the same key twice must be the same line.
+bool read_ssh_keys(NodeReader& reader, const Node& node, UserResource& user) {
+  bool ok = true;
+  std::map<std::string, const Node*> seen;  // identity → where it was listed
+  for (const Node* item : reader.list(node, "public key lines such as \"ssh-ed25519 AAAA… alice@laptop\"", true)) {
+    auto line = reader.string(*item, "a public key line such as \"ssh-ed25519 AAAA… alice@laptop\"");
+    if (!line) {
+      ok = false;
+      continue;
+    }
+    auto key = parse_ssh_key(*line);
+    if (!key) {
+      reader.fail(*item, ErrorCode::kInvalidValue, "invalid SSH public key: " + key.error(),
+                  "paste one line of a .pub file (ssh-keygen -y -f KEY prints it), such as "
+                  "\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… alice@laptop\"; options such as from=\"10.0.0.0/8\" may "
+                  "come first");
+      ok = false;
+      continue;
+    }
+    const auto [found, fresh] = seen.emplace(key->identity(), item);
+    if (!fresh) {
+      const auto& first = user.ssh_keys[static_cast<std::size_t>(
+          std::find_if(user.ssh_keys.begin(), user.ssh_keys.end(),
+                       [&](const SshKey& k) { return k.identity() == key->identity(); }) -
+          user.ssh_keys.begin())];
+      if (first.line() != key->line()) {
+        reader.fail(*item, ErrorCode::kConflict,
+                    "this key is also listed at " + found->second->location.str() + " (" + found->second->path +
+                        ") with other options or comment",
+                    "list each key once");
+        ok = false;
+      }
+      continue;
+    }
+    user.ssh_keys.push_back(std::move(*key));
+  }
+  return ok;
+}
+
 // One entry of present/locked/absent: a name, or a mapping with a name and the section's keys.
 std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, CompileContext& context) {
   NodeReader& reader = context.reader();
   const Node* name_node = &item;
   if (item.is_map()) {
     std::vector<std::string> allowed{"name", "requires"};
-    if (ensure == UserEnsure::kPresent) allowed.insert(allowed.end(), {"uid", "groups", "shell", "home"});
+    if (ensure == UserEnsure::kPresent) {
+      allowed.insert(allowed.end(), {"uid", "groups", "shell", "home", "ssh_keys", "ssh_keys_exclusive"});
+    }
     if (ensure == UserEnsure::kAbsent) allowed.push_back("remove_home");
     if (!reader.check_keys(item, allowed, "a users." + std::string(to_string(ensure)) + " entry")) return nullptr;
     name_node = item.find("name");
@@ -318,6 +430,12 @@ std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, Co
       }
     }
     ok = ok && resource->home.has_value();
+  }
+  if (const Node* keys = item.find("ssh_keys")) ok = read_ssh_keys(reader, *keys, *resource) && ok;
+  if (const Node* exclusive = item.find("ssh_keys_exclusive")) {
+    auto value = reader.boolean(*exclusive);
+    if (value) resource->ssh_keys_exclusive = *value;
+    else ok = false;
   }
   if (const Node* remove_home = item.find("remove_home")) {
     auto value = reader.boolean(*remove_home);

@@ -4,6 +4,7 @@
 // nologin and its account expired, so neither passwords nor SSH keys let anyone in.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <expected>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "resources/kind.h"
 #include "resources/resource.h"
+#include "resources/ssh_key.h"
 
 namespace reconcile::resources {
 
@@ -37,9 +39,27 @@ struct LockRecord {
 };
 
 /// The fields of an account that can drift.
-enum class UserField { kAccount, kUid, kHome, kShell, kGroups, kPassword, kExpiry };
-/// "account", "uid", "home", "shell", "groups", "password", "expiry".
+enum class UserField { kAccount, kUid, kHome, kShell, kGroups, kPassword, kExpiry, kSshKeys };
+/// "account", "uid", "home", "shell", "groups", "password", "expiry", "ssh_keys".
 std::string_view field_name(UserField field);
+
+/// An account's ~/.ssh/authorized_keys, observed when the state manages its keys.
+struct AuthorizedKeysSeen {
+  bool observed = false;
+  std::string path;                  // "/home/deploy/.ssh/authorized_keys"
+  std::string problem;               // why it cannot be written ("/home/deploy/.ssh is a symbolic link"), or ""
+  bool exists = false;
+  std::vector<SshKey> keys;          // its key lines, in file order
+  std::size_t other_lines = 0;       // comments, blank lines and lines that are not keys (always kept)
+  std::map<std::string, std::string> fingerprints;  // identity → "SHA256:…", of the listed keys and the file's
+  std::optional<unsigned> dir_mode;  // ~/.ssh's permission bits, when it exists
+  std::optional<unsigned> file_mode;
+  bool dir_owned = true;             // owned by the account (uid and primary gid)
+  bool file_owned = true;
+
+  /// How a key is named in reports: its fingerprint when known, never the whole blob.
+  std::string label(const SshKey& key) const;
+};
 
 /// One account as seen in /etc/passwd, /etc/shadow and /etc/group.
 class UserObserved : public Observed {
@@ -54,6 +74,7 @@ class UserObserved : public Observed {
   std::int64_t today = 0;              // the day it was observed
   std::string nologin_shell;           // the host's nologin, e.g. /usr/sbin/nologin
   std::optional<LockRecord> record;    // set when reconcile locked this account
+  AuthorizedKeysSeen authorized_keys;  // observed when the state lists ssh_keys for it
 
   /// Every part of the lock holds.
   bool password_locked() const { return password == PasswordState::kDisabled; }
@@ -87,6 +108,10 @@ class UserResource : public ResourceOf<UserObserved> {
   std::optional<std::string> shell;
   std::optional<std::string> home;
   bool remove_home = false;         // absent: delete the home directory too
+  std::vector<SshKey> ssh_keys;     // keys ~/.ssh/authorized_keys holds (at least, or only when exclusive)
+  bool ssh_keys_exclusive = false;  // remove every other key of the file
+  /// Whether the state manages this account's authorized_keys.
+  bool manages_ssh_keys() const { return !ssh_keys.empty() || ssh_keys_exclusive; }
 
   std::vector<std::string> auto_requires() const override;
   std::vector<Field> desired_fields() const override;

@@ -93,20 +93,20 @@ TEST_F(CliTest, InvalidZoneExitsOneNamesPlaceAndChangesNothing) {
 }
 
 TEST_F(CliTest, AllInputErrorsAreReportedAtOnce) {
-  const auto file = state("bad.yaml", "timezon: Etc/UTC\ngroups: {}\npackagez: []\n");
+  const auto file = state("bad.yaml", "timezon: Etc/UTC\nlaitos: {}\npackagez: []\n");
   auto result = run({"--dry-run", file});
   EXPECT_EQ(result.exit_status, 1);
   EXPECT_NE(result.err.find(":1:1: error: timezon: unknown top-level key 'timezon'"), std::string::npos) << result.err;
-  EXPECT_NE(result.err.find(":2:1: error: groups:"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(":2:1: error: laitos:"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find(":3:1: error: packagez:"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("3 errors; nothing was changed."), std::string::npos) << result.err;
 }
 
 TEST_F(CliTest, HostChecksRunBesideCompileErrorsInReadingOrder) {
-  const auto file = state("bad.yaml", "groups: {}\ntimezone: Europe/Helsnki\n");
+  const auto file = state("bad.yaml", "laitos: {}\ntimezone: Europe/Helsnki\n");
   auto result = run({"--dry-run", file});
   EXPECT_EQ(result.exit_status, 1);
-  const auto firewall = result.err.find(":1:1: error: groups:");
+  const auto firewall = result.err.find(":1:1: error: laitos:");
   const auto zone = result.err.find(":2:11: error: timezone: unknown time zone 'Europe/Helsnki'");
   ASSERT_NE(firewall, std::string::npos) << result.err;
   ASSERT_NE(zone, std::string::npos) << result.err;

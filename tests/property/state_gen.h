@@ -77,6 +77,22 @@ inline rc::Gen<json> users_gen() {
   });
 }
 
+inline rc::Gen<json> groups_gen() {
+  return rc::gen::map(rc::gen::container<std::vector<int>>(2, rc::gen::inRange(0, 3)), [](const std::vector<int>& w) {
+    static const std::vector<json> wanted{json{{"name", "hnops"}, {"gid", 1701}}, json("hnweb")};
+    static const std::vector<std::string> names{"hnops", "hnweb"};
+    json present = json::array(), absent = json::array();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (w[i] == 1) present.push_back(wanted[i]);
+      if (w[i] == 2) absent.push_back(names[i]);
+    }
+    json out = json::object();
+    if (!present.empty()) out["present"] = present;
+    if (!absent.empty()) out["absent"] = absent;
+    return out;
+  });
+}
+
 inline rc::Gen<json> sysctl_gen() {
   // Keys of the network namespace, which a test host has of its own.
   return rc::gen::map(rc::gen::pair(rc::gen::inRange(0, 3), rc::gen::arbitrary<bool>()), [](std::pair<int, bool> p) {
@@ -93,6 +109,7 @@ inline const std::vector<std::pair<std::string, std::function<rc::Gen<json>()>>>
     {"packages", packages_gen},
     {"services", services_gen},
     {"users", users_gen},
+    {"groups", groups_gen},
     {"sysctl", sysctl_gen},
 };
 

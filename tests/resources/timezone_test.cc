@@ -70,7 +70,7 @@ TEST(TimezoneTest, DiffComparesZoneAndTimezoneFile) {
 }
 
 TEST(TimezoneTest, AKeyOfAKindNotBuiltInIsRefusedAsUnsupported) {
-  auto compiled = compile_yaml("groups: {}\n");
+  auto compiled = compile_yaml("laitos: {}\n");
   ASSERT_EQ(compiled.errors.size(), 1u);
   EXPECT_EQ(compiled.errors[0].code, ErrorCode::kUnsupported);
   EXPECT_NE(compiled.errors[0].message.find("not supported yet"), std::string::npos);
