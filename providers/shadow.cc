@@ -564,9 +564,12 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
         std::string& list = user->ensure() == UserEnsure::kLocked ? locks : restores;
         list += (list.empty() ? "" : ", ") + user->name();
       }
-      if (!locks.empty()) out.back().note = "accounts outside the list that can log in are locked: " + locks;
+      // Said the same in a dry run and an apply: each of these accounts is a resource of its own, whose line
+      // says whether it would be or was locked.
+      if (!locks.empty()) out.back().note = "outside the list and able to log in, each locked as user:NAME: " + locks;
       if (!restores.empty()) {
-        out.back().note += std::string(locks.empty() ? "" : "; ") + "accounts back on the list are unlocked: " + restores;
+        out.back().note +=
+            std::string(locks.empty() ? "" : "; ") + "back on the list, each unlocked as user:NAME: " + restores;
       }
       if (locks.empty() && restores.empty()) out.back().note = "no account outside the list can log in";
       // An account glibc can read but we cannot must never escape the allow-list unseen: fail it instead.

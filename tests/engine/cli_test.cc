@@ -383,7 +383,7 @@ TEST_F(CliTest, ValidateCountsTheResourcesTheHostAddsAsTheRunDoes) {
             "(locked), or that reconcile locked and the list allows again (unlocked)\n");
   // The dry run names the accounts it would lock, each a resource of its own too.
   auto verbose = run({"--dry-run", "-v", file});
-  EXPECT_TRUE(std::regex_search(verbose.out, std::regex("user:\\*: [^\n]*locked: carol, dave"))) << verbose.out;
+  EXPECT_TRUE(std::regex_search(verbose.out, std::regex("user:\\*: [^\n]*each locked as user:NAME: carol, dave"))) << verbose.out;
   EXPECT_NE(dry.out.find("~ user:carol: "), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("~ user:dave: "), std::string::npos) << dry.out;
 }
