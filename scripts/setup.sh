@@ -26,6 +26,8 @@ packages=(
   clang-19 libclang-rt-19-dev librapidcheck-dev
   # files: the unified diff of a file's content in a dry run (header-only)
   libdtl-dev
+  # files: `template:` entries rendered with mustache (header-only, kainjow/mustache)
+  libkainjow-mustache-dev
 )
 
 missing=()
