@@ -180,6 +180,7 @@ TEST(FilesHostTest, NotifyRestartsARealServiceOnceAndNotWhenNothingChanged) {
   host->write_file("/tmp/st/state.yaml",
                    "services: {enabled: [notified]}\n"
                    "files:\n"
+                   "  - {path: /etc/notified, ensure: directory}\n"
                    "  - {path: /etc/notified/a.conf, content: \"a=1\\n\", notify: [service:notified]}\n"
                    "  - {path: /etc/notified/b.conf, content: \"b=1\\n\", notify: [service:notified]}\n");
   const std::string invocation = unit_show(*host, "notified", "InvocationID");
