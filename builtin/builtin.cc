@@ -18,6 +18,7 @@
 #include "providers/tcp_check.h"
 #include "resources/check.h"
 #include "resources/file.h"
+#include "resources/vars.h"
 #include "resources/maintenance.h"
 #include "resources/daemon_settings.h"
 #include "resources/firewall.h"
@@ -102,6 +103,7 @@ engine::Registry registry() {
   // (files)
   registry.add_kind(resources::files_kind());
   registry.add_provider(std::make_unique<providers::PosixFileProvider>());
+  registry.add_section(resources::vars_section());  // values templates fill in
   return registry;
 }
 

@@ -79,6 +79,7 @@ class Scheduler {
 
   // A resource whose requirements are all done: finish it at once or queue its change.
   void start(std::size_t v) {
+    keep_notification(v, state_);
     auto& item = state_[v];
     if (item.status == Status::kDrifted && stopping()) {
       skip_interrupted(v);

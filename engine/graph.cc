@@ -147,6 +147,32 @@ void report_cycles(const ResourceGraph& g, std::vector<Error>& errors) {
   }
 }
 
+// A notification orders its target after the notifier (the restart comes after the file is written); a target
+// the state does not manage, or one that cannot act on a notification, is an input error like an unknown requires.
+void link_notifications(ResourceGraph& g, const std::vector<std::string>& ids, std::vector<Error>& errors) {
+  for (std::size_t v = 0; v < g.resources.size(); ++v) {
+    for (const auto& notification : g.resources[v]->notifies()) {
+      const auto target = g.index.find(notification.id);
+      if (target == g.index.end()) {
+        std::string hint = resources::did_you_mean(notification.id, ids);
+        if (hint.empty()) hint = "notify may name only services this state manages (services.enabled)";
+        errors.push_back(Error{ErrorCode::kUnknownTarget,
+                               "notifies '" + notification.id + "', which this state does not manage",
+                               notification.location, notification.key_path, hint});
+        continue;
+      }
+      if (!g.resources[target->second]->notifiable()) {
+        errors.push_back(Error{ErrorCode::kInvalidValue, notification.id + " cannot act on a notification",
+                               notification.location, notification.key_path, "notify names services"});
+        continue;
+      }
+      if (target->second == v || g.edges.contains({v, target->second})) continue;
+      g.edges.emplace(std::make_pair(v, target->second), EdgeOrigin{false, notification.location});
+      boost::add_edge(v, target->second, g.graph);
+    }
+  }
+}
+
 }  // namespace
 
 std::string ResourceGraph::dot() const {
@@ -263,6 +289,11 @@ Compiled compile(const resources::Node& root, const Registry& registry) {
       const auto target = g.index.find(before);
       if (target != g.index.end()) add_edge(v, target->second, EdgeOrigin{true, resource.location()});
     }
+  }
+  link_notifications(g, ids, errors);
+  if (const auto vars = compiled.sections.find("vars"); vars != compiled.sections.end()) {
+    const auto shared = std::make_shared<const resources::Node>(vars->second);
+    for (auto& resource : g.resources) resource->use_vars(shared);
   }
   // What runs last (scripts) converges after everything else, each in file order among its own.
   std::vector<std::size_t> last;

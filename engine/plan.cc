@@ -1,5 +1,7 @@
 #include "engine/plan.h"
 
+#include <map>
+
 namespace reconcile::engine {
 
 std::string_view to_string(Status status) {
@@ -13,6 +15,49 @@ std::string_view to_string(Status status) {
     case Status::kDeferred: return "deferred";
   }
   return "unknown";
+}
+
+void plan_notifications(const ResourceGraph& graph, RunState& state) {
+  struct Asked {
+    std::vector<std::size_t> by;
+    bool restart = false;  // one notifier asks for a restart: a reload would not do for it
+  };
+  std::map<std::size_t, Asked> asked;
+  for (const std::size_t v : graph.order()) {
+    if (state[v].status != Status::kDrifted) continue;
+    for (const auto& notification : graph.resources[v]->notifies()) {
+      const auto target = graph.index.find(notification.id);
+      if (target == graph.index.end()) continue;
+      auto& entry = asked[target->second];
+      if (entry.by.empty() || entry.by.back() != v) entry.by.push_back(v);
+      entry.restart = entry.restart || notification.action != "reload";
+    }
+  }
+  for (auto& [t, entry] : asked) {
+    auto& item = state[t];
+    if (item.observed == nullptr || (item.status != Status::kInSync && item.status != Status::kDrifted)) continue;
+    std::vector<std::string> ids;
+    for (const std::size_t v : entry.by) ids.push_back(graph.resources[v]->id());
+    auto drift = graph.resources[t]->notified(*item.observed, entry.restart ? "restart" : "reload", ids);
+    if (!drift) continue;
+    item.drift.push_back(std::move(*drift));
+    item.notified_by = std::move(entry.by);
+    if (item.status == Status::kInSync) {
+      item.status = Status::kDrifted;
+      item.reason.clear();
+    }
+  }
+}
+
+void keep_notification(std::size_t v, RunState& state) {
+  auto& item = state[v];
+  if (item.notified_by.empty() || item.status != Status::kDrifted) return;
+  for (const std::size_t u : item.notified_by) {
+    if (state[u].status == Status::kChanged) return;
+  }
+  item.drift.pop_back();
+  item.notified_by.clear();
+  if (item.drift.empty()) item.status = Status::kInSync;
 }
 
 void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
@@ -74,6 +119,7 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
       item.label = ledger.label(resource.id(), resource.desired_fields());
     }
   }
+  plan_notifications(graph, state);
 }
 
 }  // namespace reconcile::engine

@@ -38,12 +38,22 @@ struct ResourceState {
   std::vector<std::string> after;    // planned against the state predicted after these change
   bool predicted = false;            // the drift is against Resource::predicted()
   Label label = Label::kNone;
+  std::vector<std::size_t> notified_by;  // drifted notifiers behind the last drift entry (a planned restart)
   std::vector<providers::Step> steps;
   double apply_seconds = 0;
 };
 
 /// Every resource's state, indexed like the graph's vertices.
 using RunState = std::vector<ResourceState>;
+
+/// Adds to each notified resource (a service) the change its drifted notifiers ask for, as its last drift entry
+/// ("would restart service:nginx (after file:/etc/nginx/nginx.conf)"); the apply keeps it only if one of them
+/// changed (`keep_notification`).
+void plan_notifications(const ResourceGraph& graph, RunState& state);
+
+/// At apply time, once v's requirements are done: drops v's planned notification change when none of its
+/// notifiers changed; v is in sync when nothing else is left.
+void keep_notification(std::size_t v, RunState& state);
 
 /// Observations into a plan: which resources drifted, how, and why; labelled from the ledger.
 void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,

@@ -16,7 +16,9 @@
 
 #include "providers/account_db.h"
 #include "providers/fs.h"
+#include "providers/host_facts.h"
 #include "providers/managed_file.h"
+#include "providers/template.h"
 
 namespace reconcile::providers {
 
@@ -71,20 +73,45 @@ std::string errno_text(const std::string& what, std::string_view path) {
   return what + " " + std::string(path) + ": " + std::strerror(errno);
 }
 
-// The source files of the run, read once in host validation.
+// The source and template files of the run, read once in host validation, and each template rendered once.
 struct Sources {
   std::mutex mutex;
   std::map<std::string, std::expected<std::string, std::string>> bytes;  // by resolved path
+  std::map<std::string, std::expected<std::string, TemplateError>> rendered;  // by the managed file's path
+  std::optional<HostFacts> facts;  // gathered on the first template
+  bool facts_with_fqdn = false;
 };
+
+const std::expected<std::string, std::string>& read_once(Sources& sources, const std::string& path) {
+  auto found = sources.bytes.find(path);
+  if (found == sources.bytes.end()) found = sources.bytes.emplace(path, read_file(path, kMaxContent)).first;
+  return found->second;
+}
 
 std::expected<std::string, std::string> source_bytes(Session& session, const FileResource& file) {
   auto& sources = session.state<Sources>();
   std::lock_guard lock(sources.mutex);
-  auto found = sources.bytes.find(file.source_resolved);
-  if (found == sources.bytes.end()) {
-    found = sources.bytes.emplace(file.source_resolved, read_file(file.source_resolved, kMaxContent)).first;
+  return read_once(sources, file.source_resolved);
+}
+
+// A template file's text filled in from the host's facts and the state's vars, rendered once per run; a template
+// that cannot be read is an error without a line.
+std::expected<std::string, TemplateError> rendered_bytes(Session& session, const FileResource& file) {
+  auto& sources = session.state<Sources>();
+  std::lock_guard lock(sources.mutex);
+  if (const auto found = sources.rendered.find(file.path()); found != sources.rendered.end()) return found->second;
+  const auto& text = read_once(sources, file.source_resolved);
+  if (!text) return std::unexpected(TemplateError{0, 0, "cannot read template " + file.source_resolved + ": " + text.error(), ""});
+  const bool with_fqdn = names_fqdn(*text);
+  if (!sources.facts || (with_fqdn && !sources.facts_with_fqdn)) {
+    sources.facts = gather_facts(session.host(), with_fqdn);
+    sources.facts_with_fqdn = with_fqdn;
   }
-  return found->second;
+  auto rendered = render_template(*text, *sources.facts, file.vars.get());
+  if (rendered && rendered->size() > kMaxContent) {
+    rendered = std::unexpected(TemplateError{0, 0, "the rendered text is larger than 64 MiB", ""});
+  }
+  return sources.rendered.emplace(file.path(), std::move(rendered)).first->second;
 }
 
 // The bytes the resource wants, or why they cannot be had; nothing when it manages no content.
@@ -93,6 +120,11 @@ std::optional<std::expected<std::string, std::string>> wanted_bytes(Session& ses
     case ContentFrom::kNone: return std::nullopt;
     case ContentFrom::kInline: return std::expected<std::string, std::string>(file.content);
     case ContentFrom::kSource: return source_bytes(session, file);
+    case ContentFrom::kTemplate: {
+      auto rendered = rendered_bytes(session, file);
+      if (!rendered) return std::expected<std::string, std::string>(std::unexpect, rendered.error().message);
+      return std::expected<std::string, std::string>(std::move(*rendered));
+    }
   }
   return std::nullopt;
 }
@@ -288,7 +320,10 @@ Observation observe_one(Session& session, const AccountDb* db, const FileResourc
 
   if (file.ensure() == FileEnsure::kFile && blocked.empty()) {
     if (auto wanted = wanted_bytes(session, file)) {
-      if (!*wanted) return Observation::unknown("source " + file.source_resolved + ": " + wanted->error());
+      if (!*wanted) {
+        const char* what = file.content_from == ContentFrom::kTemplate ? "template " : "source ";
+        return Observation::unknown(what + file.source_resolved + ": " + wanted->error());
+      }
       const std::string& want = **wanted;
       seen->content_known = true;
       seen->wanted_size = want.size();
@@ -379,7 +414,10 @@ std::expected<std::string, std::string> apply_one(Session& session, const PosixF
   }
   std::string bytes;
   if (auto wanted = wanted_bytes(session, file)) {
-    if (!*wanted) return std::unexpected("source " + file.source_resolved + ": " + wanted->error());
+    if (!*wanted) {
+      const char* what = file.content_from == ContentFrom::kTemplate ? "template " : "source ";
+      return std::unexpected(what + file.source_resolved + ": " + wanted->error());
+    }
     bytes = std::move(**wanted);
   } else if (seen.type == FileType::kFile) {
     return std::unexpected(shown + " has no content to write");
@@ -443,6 +481,21 @@ std::vector<resources::Error> PosixFileProvider::validate(Session& session,
                                           "cannot read source " + file->source_resolved + ": " + bytes.error(),
                                           file->location(), file->key_path() + ".source",
                                           "source is relative to the state file that names it"});
+      }
+    }
+    if (file->content_from == ContentFrom::kTemplate) {
+      auto rendered = rendered_bytes(session, *file);
+      if (!rendered) {
+        const TemplateError& error = rendered.error();
+        const bool unread = error.line == 0 && error.message.starts_with("cannot read template");
+        resources::Location where = file->location();
+        if (error.line > 0) where = resources::Location{file->source_resolved, error.line, error.column};
+        std::string message = unread ? error.message : "template " + file->source_resolved + ": " + error.message;
+        if (error.line > 0) message += " (named at " + file->location().str() + ")";
+        errors.push_back(resources::Error{unread ? resources::ErrorCode::kIo : resources::ErrorCode::kInvalidValue,
+                                          std::move(message), where, file->key_path() + ".template",
+                                          unread ? "template is relative to the state file that names it"
+                                                 : error.hint});
       }
     }
     for (const bool is_owner : {true, false}) {

@@ -145,6 +145,7 @@ std::vector<Observation> observe_units(const Host& host, SystemdBus& connection,
     seen->active = resources::parse_unit_active(item.active);
     seen->file = resources::parse_unit_file(properties[i].unit_file_state);
     seen->need_reload = properties[i].need_reload;
+    seen->can_reload = properties[i].can_reload;
     if (seen->load == UnitLoad::kBadSetting || seen->load == UnitLoad::kError) {
       seen->load_error = properties[i].load_error;
     }
@@ -223,13 +224,34 @@ std::vector<Observation> SystemdProvider::observe(Session& session,
 
 namespace {
 
+constexpr int kRestartJob = 2;  // a notification: restart (or reload) a running unit after what notified it changed
+constexpr int kReloadJob = 3;
+
+const char* job_method(int job) {
+  switch (job) {
+    case 1: return "StartUnit";
+    case kRestartJob: return "RestartUnit";
+    case kReloadJob: return "ReloadUnit";
+    default: return "StopUnit";
+  }
+}
+
+const char* job_verb(int job) {
+  switch (job) {
+    case 1: return "start";
+    case kRestartJob: return "restart";
+    case kReloadJob: return "reload";
+    default: return "stop";
+  }
+}
+
 // What one change needs, worked out from its drift.
 struct UnitWork {
   std::string unit;
   std::string sysv;        // init script name, when systemd-sysv-install must follow
   bool sysv_only = false;  // no native unit file: only systemd-sysv-install can enable it
   bool unmask = false, disable = false, enable = false, mask = false;
-  int job = 0;             // +1 start, -1 stop
+  int job = 0;             // +1 start, -1 stop, kRestartJob, kReloadJob
   ChangeOutcome outcome;
 };
 
@@ -300,6 +322,9 @@ class ApplyBatch {
     }
     w.unit = seen->unit.empty() ? service.unit() : seen->unit;
     if (resources::drifted(*drift, resources::ServiceField::kActive)) w.job = service.running() ? 1 : -1;
+    // A notification asks for a restart or reload only; a start of the unit in this run already covers it.
+    if (w.job == 0 && resources::drifted(*changes_[i].drift, resources::ServiceField::kRestart)) w.job = kRestartJob;
+    if (w.job == 0 && resources::drifted(*changes_[i].drift, resources::ServiceField::kReload)) w.job = kReloadJob;
     if (!resources::drifted(*drift, resources::ServiceField::kEnablement)) return;
     const auto now = seen->enablement();
     const bool masked = now == Enablement::kMasked || seen->file == UnitFile::kMaskedRuntime;
@@ -397,19 +422,19 @@ class ApplyBatch {
     return changed;
   }
 
-  // Start and stop jobs, awaited together; a simple service that exits at once counts as failed.
+  // Start, stop, restart and reload jobs, awaited together; a simple service that exits at once counts as failed.
   void run_jobs() {
     const std::vector<std::size_t> members = members_where([](const UnitWork& w) { return w.job != 0; });
-    std::vector<std::pair<std::string, bool>> jobs;
-    for (const std::size_t i : members) jobs.emplace_back(work_[i].unit, work_[i].job > 0);
+    std::vector<std::pair<std::string, std::string>> jobs;
+    for (const std::size_t i : members) jobs.emplace_back(work_[i].unit, job_method(work_[i].job));
     if (jobs.empty()) return;
     const auto started = Clock::now();
-    const auto results = bus_.run_jobs(jobs, job_timeout_);
+    const auto results = bus_.run_unit_jobs(jobs, job_timeout_);
     // A simple service counts as started once it is forked: give one that exits at once a moment to show it.
     std::vector<bool> exited(jobs.size(), false);
     std::vector<std::size_t> watch;
     for (std::size_t k = 0; k < jobs.size(); ++k) {
-      if (!jobs[k].second || results[k] != "done") continue;
+      if (work_[members[k]].job < 0 || results[k] != "done") continue;
       const std::string type = bus_.service_property(jobs[k].first, "Type", 's');
       if (type == "simple" || type == "exec" || type == "idle") watch.push_back(k);
     }
@@ -423,22 +448,22 @@ class ApplyBatch {
     const double seconds = since(started);
     for (std::size_t k = 0; k < members.size(); ++k) {
       auto& w = work_[members[k]];
-      const std::string verb = jobs[k].second ? "start" : "stop";
+      const std::string verb = job_verb(w.job);
       const Step step{"systemd " + verb + " " + w.unit + " → " + results[k], seconds, results[k] == "done" ? 0 : 1,
                       ""};
       if (results[k] == "done" && !exited[k]) {
-        const std::string condition = jobs[k].second ? bus_.unmet_condition(w.unit) : "";
+        const std::string condition = w.job == 1 ? bus_.unmet_condition(w.unit) : "";
         add_step(w, step,
                  condition.empty() ? "" : "start of " + w.unit + " was skipped: " + condition + " is not met here");
         continue;
       }
-      job_failed(w, step, jobs[k].second, results[k], exited[k]);
+      job_failed(w, step, verb, results[k], exited[k]);
     }
   }
 
   // Why a job failed, with the service's result and the last lines of its journal.
-  void job_failed(UnitWork& w, const Step& step, bool start, const std::string& result, bool exited) {
-    const std::string verb = start ? "start" : "stop";
+  void job_failed(UnitWork& w, const Step& step, const std::string& verb, const std::string& result,
+                  bool exited) {
     std::string message = exited ? w.unit + " stopped right after it started"
                                  : verb + " of " + w.unit + " ended with job result '" + result + "'";
     if (result == "dependency") message += " (a unit it requires failed)";

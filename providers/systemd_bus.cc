@@ -77,10 +77,10 @@ int on_unit_property(sd_bus_message* m, void* userdata, sd_bus_error*) {
   }
   const char* text = nullptr;
   int r = 0;
-  if (call->name == "NeedDaemonReload") {
+  if (call->name == "NeedDaemonReload" || call->name == "CanReload") {
     int value = 0;
     r = sd_bus_message_read(m, "v", "b", &value);
-    props.need_reload = value != 0;
+    (call->name == "CanReload" ? props.can_reload : props.need_reload) = value != 0;
   } else if (call->name == "LoadError") {
     const char* error_name = nullptr;
     r = sd_bus_message_read(m, "v", "(ss)", &error_name, &text);
@@ -195,10 +195,10 @@ std::expected<std::vector<UnitProperties>, std::string> SystemdBus::unit_propert
     const std::vector<std::string>& paths, const std::vector<bool>& with_load_error) {
   std::vector<UnitProperties> out(paths.size());
   std::vector<PropertyCall> calls;
-  calls.reserve(paths.size() * 4);
+  calls.reserve(paths.size() * 5);
   std::vector<std::size_t> unit_of;
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    for (const std::string_view name : {"UnitFileState", "SourcePath", "NeedDaemonReload", "LoadError"}) {
+    for (const std::string_view name : {"UnitFileState", "SourcePath", "NeedDaemonReload", "CanReload", "LoadError"}) {
       if (name == "LoadError" && !with_load_error[i]) continue;
       calls.push_back(PropertyCall{&out[i], name, false});
       unit_of.push_back(i);
@@ -230,6 +230,13 @@ std::expected<std::vector<UnitProperties>, std::string> SystemdBus::unit_propert
 
 std::vector<std::string> SystemdBus::run_jobs(const std::vector<std::pair<std::string, bool>>& jobs,
                                               std::chrono::seconds timeout) {
+  std::vector<std::pair<std::string, std::string>> methods;
+  for (const auto& [unit, start] : jobs) methods.emplace_back(unit, start ? "StartUnit" : "StopUnit");
+  return run_unit_jobs(methods, timeout);
+}
+
+std::vector<std::string> SystemdBus::run_unit_jobs(const std::vector<std::pair<std::string, std::string>>& jobs,
+                                                   std::chrono::seconds timeout) {
   std::vector<std::string> results(jobs.size());
   std::map<std::string, std::string> removed;
   sd_bus_slot* match = nullptr;
@@ -256,8 +263,8 @@ std::vector<std::string> SystemdBus::run_jobs(const std::vector<std::pair<std::s
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message* reply = nullptr;
-    r = sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, jobs[i].second ? "StartUnit" : "StopUnit",
-                           &error, &reply, "ss", jobs[i].first.c_str(), "replace");
+    r = sd_bus_call_method(bus_, kDestination, kManagerPath, kManager, jobs[i].second.c_str(), &error, &reply, "ss",
+                           jobs[i].first.c_str(), "replace");
     const char* path = nullptr;
     if (r >= 0) r = sd_bus_message_read(reply, "o", &path);
     if (r >= 0) job_paths[i] = path;

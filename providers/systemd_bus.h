@@ -30,6 +30,7 @@ struct UnitProperties {
   std::string source_path;
   std::string load_error;
   bool need_reload = false;
+  bool can_reload = false;  // CanReload: the unit has a reload action
 };
 
 /// A connection to systemd; not thread-safe (the provider serialises its use).
@@ -58,6 +59,10 @@ class SystemdBus {
   /// ("done", "failed", "dependency", "timeout", …) or the error of the call.
   std::vector<std::string> run_jobs(const std::vector<std::pair<std::string, bool>>& jobs,
                                     std::chrono::seconds timeout);
+  /// The same with the manager's job method per unit: StartUnit, StopUnit, RestartUnit, ReloadUnit,
+  /// TryRestartUnit.
+  std::vector<std::string> run_unit_jobs(const std::vector<std::pair<std::string, std::string>>& jobs,
+                                         std::chrono::seconds timeout);
   /// A string property of a loaded unit ("ActiveState"), or "".
   std::string unit_property(const std::string& unit, const char* property);
   /// The first condition that kept a started unit from running ("ConditionPathExists=/dev/tty2"), or "".

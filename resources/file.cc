@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "resources/service.h"
 #include "resources/user.h"
 
 namespace reconcile::resources {
@@ -88,6 +89,8 @@ std::vector<Field> FileResource::desired_fields() const {
     if (!sensitive) out.push_back({"content_text", content});
   }
   if (content_from == ContentFrom::kSource) out.push_back({"source", source_resolved});
+  if (content_from == ContentFrom::kTemplate) out.push_back({"template", source_resolved});
+  for (const auto& notification : notify) out.push_back({"notify", notification.action + " " + notification.id});
   if (mode) out.push_back({"mode", file_mode_text(*mode)});
   if (owner) out.push_back({"owner", *owner});
   if (group) out.push_back({"group", *group});
@@ -171,6 +174,10 @@ Drift FileResource::diff_of(const FileObserved& seen) const {
 
 std::vector<FileClaim> FileResource::claims() const { return {{path(), whole_file()}}; }
 
+void FileResource::use_vars(std::shared_ptr<const Node> state_vars) {
+  if (content_from == ContentFrom::kTemplate) vars = std::move(state_vars);
+}
+
 std::expected<void, std::string> check_file_path(std::string_view path) {
   if (path.empty() || path.front() != '/') return std::unexpected("it is not an absolute path");
   if (path.size() > 4096) return std::unexpected("it is longer than 4096 bytes");
@@ -211,6 +218,82 @@ std::expected<unsigned, std::string> parse_mode(std::string_view text) {
 
 namespace {
 
+// `notify: [service:nginx, {service: php8.2-fpm, action: reload}]`.
+bool read_notify(const Node& node, NodeReader& reader, FileResource& file) {
+  const char* hint = "write notify: [service:nginx] or notify: [{service: nginx, action: reload}]";
+  if (!node.is_sequence()) {
+    reader.fail(node, ErrorCode::kType, "expected a list of services to notify, got " + node.describe(), hint);
+    return false;
+  }
+  bool ok = true;
+  for (const Node& entry : node.items) {
+    std::string name;
+    std::string action = "restart";
+    if (entry.is_map()) {
+      if (!reader.check_keys(entry, {"service", "action"}, "a notify entry")) {
+        ok = false;
+        continue;
+      }
+      const Node* service = entry.find("service");
+      if (service == nullptr) {
+        reader.fail(entry, ErrorCode::kInvalidValue, "this notify entry needs a 'service'", hint);
+        ok = false;
+        continue;
+      }
+      auto text = reader.string(*service, "a service name such as nginx");
+      if (!text) {
+        ok = false;
+        continue;
+      }
+      name = *text;
+      if (const Node* how = entry.find("action")) {
+        auto word = reader.string(*how, "restart or reload");
+        if (!word) {
+          ok = false;
+          continue;
+        }
+        if (*word != "restart" && *word != "reload") {
+          const std::string near = did_you_mean(*word, {"restart", "reload"});
+          reader.fail(*how, ErrorCode::kInvalidValue, "unknown action '" + *word + "'",
+                      near.empty() ? "action is restart or reload" : near);
+          ok = false;
+          continue;
+        }
+        action = *word;
+      }
+    } else {
+      auto text = reader.string(entry, "service:NAME");
+      if (!text) {
+        ok = false;
+        continue;
+      }
+      if (!text->starts_with("service:")) {
+        reader.fail(entry, ErrorCode::kInvalidValue, "notify names a service as service:NAME, not '" + *text + "'",
+                    hint);
+        ok = false;
+        continue;
+      }
+      name = text->substr(8);
+    }
+    if (name.ends_with(".service")) name.resize(name.size() - 8);
+    if (const auto checked = check_unit_name(name); !checked || name.empty()) {
+      reader.fail(entry, ErrorCode::kInvalidValue,
+                  "invalid service '" + name + "'" + (checked ? std::string() : ": " + checked.error()), hint);
+      ok = false;
+      continue;
+    }
+    const std::string id = make_id("service", name);
+    bool repeated = false;
+    for (auto& earlier : file.notify) {
+      if (earlier.id != id) continue;
+      repeated = true;
+      if (action == "restart") earlier.action = "restart";
+    }
+    if (!repeated) file.notify.push_back(Notification{id, action, entry.location, entry.path});
+  }
+  return ok;
+}
+
 // One entry of the files list.
 std::unique_ptr<FileResource> read_entry(const Node& item, CompileContext& context) {
   NodeReader& reader = context.reader();
@@ -219,18 +302,8 @@ std::unique_ptr<FileResource> read_entry(const Node& item, CompileContext& conte
                 "write - {path: /etc/motd, content: \"hello\\n\"}");
     return nullptr;
   }
-  // Keys of the files kind that this version does not implement yet: a clear refusal, never silently ignored.
-  const std::pair<const char*, const char*> later[] = {
-      {"notify", "restarting a service when the file changes"}, {"template", "templates filled from host facts and vars"}};
-  for (const auto& [key, what] : later) {
-    if (const Node* node = item.find(key)) {
-      reader.fail(*node, ErrorCode::kUnsupported, std::string("'") + key + "' (" + what + ") is not supported yet by this version",
-                  "remove it for now");
-      return nullptr;
-    }
-  }
-  if (!reader.check_keys(item, {"path", "ensure", "content", "source", "mode", "owner", "group", "target",
-                                "sensitive", "requires"},
+  if (!reader.check_keys(item, {"path", "ensure", "content", "source", "template", "mode", "owner", "group",
+                                "target", "sensitive", "requires", "notify"},
                          "a files entry")) {
     return nullptr;
   }
@@ -273,7 +346,7 @@ std::unique_ptr<FileResource> read_entry(const Node& item, CompileContext& conte
   };
   const std::string ensure_name(to_string(ensure));
   if (ensure != FileEnsure::kFile) {
-    for (const char* key : {"content", "source"}) {
+    for (const char* key : {"content", "source", "template"}) {
       refuse(key, std::string("'") + key + "' is for files, and this entry is ensure: " + ensure_name,
              "remove it, or write ensure: file");
     }
@@ -290,6 +363,11 @@ std::unique_ptr<FileResource> read_entry(const Node& item, CompileContext& conte
   }
   if (item.find("content") != nullptr && item.find("source") != nullptr) {
     refuse("source", "both 'content' and 'source' are given", "keep one: content is the text, source a file");
+  }
+  if (item.find("template") != nullptr && (item.find("content") != nullptr || item.find("source") != nullptr)) {
+    refuse("template", "'template' and '" + std::string(item.find("content") != nullptr ? "content" : "source") +
+                           "' are both given",
+           "keep one: a template is a file filled in from facts and vars, source a file copied as it is");
   }
   if (!ok) return nullptr;
   if (const Node* node = item.find("content")) {
@@ -310,6 +388,22 @@ std::unique_ptr<FileResource> read_entry(const Node& item, CompileContext& conte
     std::filesystem::path resolved(*text);
     if (resolved.is_relative()) resolved = std::filesystem::path(node->location.file).parent_path() / resolved;
     file->source_resolved = resolved.lexically_normal().string();
+  }
+  if (const Node* node = item.find("template")) {
+    auto text = reader.string(*node, "a mustache template file, relative to this state file");
+    if (!text) return nullptr;
+    if (text->empty() || text->find('\0') != std::string::npos) {
+      reader.fail(*node, ErrorCode::kInvalidValue, "invalid template path", "write template: templates/app.env.tmpl");
+      return nullptr;
+    }
+    file->content_from = ContentFrom::kTemplate;
+    file->template_path = *text;
+    std::filesystem::path resolved(*text);
+    if (resolved.is_relative()) resolved = std::filesystem::path(node->location.file).parent_path() / resolved;
+    file->source_resolved = resolved.lexically_normal().string();
+  }
+  if (const Node* node = item.find("notify")) {
+    if (!read_notify(*node, reader, *file)) return nullptr;
   }
   if (const Node* node = item.find("mode")) {
     auto text = reader.string(*node, "an octal mode in quotes such as \"0644\"");

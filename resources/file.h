@@ -3,13 +3,16 @@
 //
 //   files:
 //     - {path: /etc/motd, content: "Managed by reconcile\n"}
-//     - {path: /etc/nginx/nginx.conf, source: files/nginx.conf, mode: "0644", owner: root, group: root}
+//     - {path: /etc/nginx/nginx.conf, source: files/nginx.conf, mode: "0644", owner: root, group: root,
+//        notify: [service:nginx]}
+//     - {path: /etc/app/app.env, template: templates/app.env.tmpl, mode: "0600", sensitive: true}
 //     - {path: /srv/data, ensure: directory, owner: deploy, mode: "0750"}
 //     - {path: /etc/alternatives/editor, ensure: symlink, target: /usr/bin/vim.basic}
 //     - {path: /etc/cron.d/old-job, ensure: absent}
 
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,7 +28,7 @@ enum class FileEnsure { kFile, kDirectory, kSymlink, kAbsent };
 /// What is at a path on the host.
 enum class FileType { kAbsent, kFile, kDirectory, kSymlink, kOther };
 /// Where a file's desired bytes come from.
-enum class ContentFrom { kNone, kInline, kSource };
+enum class ContentFrom { kNone, kInline, kSource, kTemplate };
 
 /// The fields of a file that can drift.
 enum class FileField { kType, kContent, kMode, kOwner, kGroup, kTarget };
@@ -74,7 +77,10 @@ class FileResource : public ResourceOf<FileObserved> {
   ContentFrom content_from = ContentFrom::kNone;
   std::string content;               // kInline: the bytes
   std::string source;                // kSource: as written in the state
-  std::string source_resolved;       // kSource: resolved against the directory of the state file naming it
+  std::string source_resolved;       // kSource, kTemplate: resolved against the directory of the state file naming it
+  std::string template_path;         // kTemplate: as written in the state (a mustache file, providers/template.h)
+  std::shared_ptr<const Node> vars;  // kTemplate: the state's top-level `vars:`, nullptr when it has none
+  std::vector<Notification> notify;  // `notify: [service:nginx]`: restarted (or reloaded) when this file changes
   std::optional<unsigned> mode;
   std::optional<std::string> owner;
   std::optional<std::string> group;
@@ -88,6 +94,8 @@ class FileResource : public ResourceOf<FileObserved> {
   Drift diff_of(const FileObserved& seen) const override;
   /// The whole file at its path.
   std::vector<FileClaim> claims() const override;
+  std::vector<Notification> notifies() const override { return notify; }
+  void use_vars(std::shared_ptr<const Node> state_vars) override;
 
  private:
   FileEnsure ensure_;

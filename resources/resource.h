@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -86,6 +87,17 @@ struct Requirement {
   std::string key_path;
 };
 
+/// A resource to act on when this one changes in a run (`notify: [service:nginx]`): its id, what to ask of it
+/// ("restart", "reload") and where the state named it.
+struct Notification {
+  std::string id;
+  std::string action;
+  Location location;
+  std::string key_path;
+};
+
+class Node;
+
 /// The desired state of one managed thing.
 class Resource {
  public:
@@ -128,6 +140,19 @@ class Resource {
   /// The resources the host adds for this one at run time (Provider::expand), and from what ("a user:NAME for
   /// each account …"); "" when none. `validate` names them, since a count of the state alone misses them.
   virtual std::string host_expansion() const { return ""; }
+  /// What to act on when this resource changes in a run; each converges after it (engine/graph.cc).
+  virtual std::vector<Notification> notifies() const { return {}; }
+  /// The change a notification asks of this resource, planned against what was observed ("would restart
+  /// service:nginx (after file:/etc/nginx/nginx.conf)"), or nullopt when it has nothing to do (it is about to
+  /// start anyway, or is meant to be stopped). `by` names the notifiers that drifted.
+  virtual std::optional<FieldDrift> notified(const Observed& /*seen*/, std::string_view /*action*/,
+                                             const std::vector<std::string>& /*by*/) const {
+    return std::nullopt;
+  }
+  /// Whether notifications may name this resource (a service can restart; a package cannot).
+  virtual bool notifiable() const { return false; }
+  /// The state's top-level `vars:` (nullptr when it has none), for resources that fill templates from it.
+  virtual void use_vars(std::shared_ptr<const Node> /*vars*/) {}
 
  private:
   std::string kind_;

@@ -175,6 +175,8 @@ std::string_view field_name(ServiceField field) {
   switch (field) {
     case ServiceField::kEnablement: return "enablement";
     case ServiceField::kActive: return "active";
+    case ServiceField::kRestart: return "restart";
+    case ServiceField::kReload: return "reload";
   }
   return "enablement";
 }
@@ -207,6 +209,21 @@ Drift ServiceResource::diff_of(const ServiceObserved& seen) const {
   } else if (!running_ && !stopped) {
     drift.push_back(drift_of(ServiceField::kActive, std::string(to_string(seen.active)), "inactive", "would stop " + unit));
   }
+  return drift;
+}
+
+std::optional<FieldDrift> ServiceResource::notified(const Observed& observed, std::string_view action,
+                                                   const std::vector<std::string>& by) const {
+  const auto* seen = dynamic_cast<const ServiceObserved*>(&observed);
+  if (seen == nullptr || !running_ || !seen->running()) return std::nullopt;  // stopped, or started by this run
+  std::string after;
+  for (const auto& id : by) after += (after.empty() ? "" : ", ") + id;
+  const bool reload = action == "reload" && seen->can_reload;
+  std::string summary = std::string(reload ? "would reload " : "would restart ") + id() + " (after " + after + ")";
+  if (action == "reload" && !reload) summary += "; " + unit_ + " cannot reload, so it restarts";
+  auto drift = reload ? drift_of(ServiceField::kReload, "running", "reloaded", "a file it depends on changed")
+                      : drift_of(ServiceField::kRestart, "running", "restarted", "a file it depends on changed");
+  drift.summary = std::move(summary);
   return drift;
 }
 

@@ -41,8 +41,8 @@ UnitActive parse_unit_active(std::string_view text);
 UnitFile parse_unit_file(std::string_view text);
 
 /// The fields of a service that can drift.
-enum class ServiceField { kEnablement, kActive };
-/// "enablement", "active".
+enum class ServiceField { kEnablement, kActive, kRestart, kReload };
+/// "enablement", "active", "restart", "reload".
 std::string_view field_name(ServiceField field);
 
 /// What the host's service manager says about one unit.
@@ -56,6 +56,7 @@ class ServiceObserved : public Observed {
   std::string sysv_script;     // "/etc/init.d/cron" when the unit is generated from an init script
   bool sysv_enabled = false;   // the init script is linked to start at boot (/etc/rc[S5].d/S??name)
   bool need_reload = false;    // its unit file changed on disk since systemd loaded it
+  bool can_reload = false;     // the unit has a reload action (systemd's CanReload)
   bool predicted = false;      // not seen: what a planned change (its package) is expected to leave
 
   /// enabled, disabled or masked as far as the unit's files tell; nullopt when the unit cannot be
@@ -88,6 +89,11 @@ class ServiceResource : public ResourceOf<ServiceObserved> {
   std::unique_ptr<Observed> predicted() const override;
   /// Only a change that can bring the unit: its package being installed, or a file written as the unit.
   bool provided_by(const Resource& requirement) const override;
+  /// A restart (or a reload, when asked and the unit can) after a notifier changed; nothing when the unit is
+  /// about to be started by this run or is meant to be stopped.
+  std::optional<FieldDrift> notified(const Observed& seen, std::string_view action,
+                                     const std::vector<std::string>& by) const override;
+  bool notifiable() const override { return true; }
 
  private:
   std::string unit_;

@@ -18,6 +18,8 @@ packages=(
   libyaml-dev nlohmann-json3-dev libboost-graph-dev libspdlog-dev libcli11-dev libgit2-dev libsystemd-dev libpugixml-dev libnftables-dev libcurl4-openssl-dev
   # files: the unified diff of a file's content in a dry run (header-only)
   libdtl-dev
+  # files: `template:` entries rendered with mustache (header-only, kainjow/mustache)
+  libkainjow-mustache-dev
   # the time zone database the timezone resource checks and links
   tzdata
   # the man page `cmake --install` installs is made from --help

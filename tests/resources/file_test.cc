@@ -89,13 +89,68 @@ TEST(FileTest, ConflictingAndBadValuesAreExplained) {
   EXPECT_EQ(scalar.errors[0].code, ErrorCode::kType);
 }
 
-TEST(FileTest, NotifyAndTemplateAreRefusedAsNotYetSupported) {
-  for (const char* key : {"notify: [service:nginx]", "template: t.tmpl"}) {
-    auto compiled = compile_yaml(std::string("files:\n  - {path: /etc/a, ") + key + "}\n");
-    ASSERT_EQ(compiled.errors.size(), 1u) << key;
-    EXPECT_EQ(compiled.errors[0].code, ErrorCode::kUnsupported) << key;
-    EXPECT_NE(compiled.errors[0].message.find("not supported yet"), std::string::npos);
-  }
+TEST(FileTest, TemplateIsRelativeToTheStateFileAndTakesTheStateVars) {
+  auto compiled = compile_yaml(
+      "vars: {port: 8080}\n"
+      "files:\n"
+      "  - {path: /etc/app/app.env, template: templates/app.env.tmpl, mode: \"0600\", sensitive: true}\n");
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto& file = file_at(compiled, 0);
+  EXPECT_EQ(file.content_from, ContentFrom::kTemplate);
+  EXPECT_EQ(file.source_resolved, "templates/app.env.tmpl");
+  ASSERT_NE(file.vars, nullptr);
+  EXPECT_EQ(file.vars->find("port")->scalar, "8080");
+  auto both = compile_yaml("files:\n  - {path: /etc/a, template: t.tmpl, content: x}\n");
+  ASSERT_EQ(both.errors.size(), 1u);
+  EXPECT_EQ(both.errors[0].code, ErrorCode::kConflict);
+  EXPECT_EQ(both.errors[0].key_path, "files[0].template");
+  auto dir = compile_yaml("files:\n  - {path: /srv, ensure: directory, template: t.tmpl}\n");
+  ASSERT_EQ(dir.errors.size(), 1u);
+  auto bad_vars = compile_yaml("vars: {\"a b\": 1}\n");
+  ASSERT_EQ(bad_vars.errors.size(), 1u);
+  EXPECT_EQ(bad_vars.errors[0].location.line, 1);
+  EXPECT_NE(bad_vars.errors[0].message.find("invalid name 'a b'"), std::string::npos) << bad_vars.errors[0].message;
+  EXPECT_EQ(compile_yaml("vars: [1, 2]\n").errors.size(), 1u);
+}
+
+TEST(FileTest, NotifyNamesServicesAndOrdersThemAfterTheFile) {
+  auto compiled = compile_yaml(
+      "services: {enabled: [nginx, php-fpm]}\n"
+      "files:\n"
+      "  - {path: /etc/nginx/nginx.conf, content: x, notify: [service:nginx, {service: php-fpm, action: reload}]}\n");
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto& g = compiled.graph;
+  const auto& file = dynamic_cast<const FileResource&>(*g.resources[g.index.at("file:/etc/nginx/nginx.conf")]);
+  ASSERT_EQ(file.notify.size(), 2u);
+  EXPECT_EQ(file.notify[0].id, "service:nginx");
+  EXPECT_EQ(file.notify[0].action, "restart");
+  EXPECT_EQ(file.notify[1].id, "service:php-fpm");
+  EXPECT_EQ(file.notify[1].action, "reload");
+  EXPECT_TRUE(g.edges.contains({g.index.at("file:/etc/nginx/nginx.conf"), g.index.at("service:nginx")}));
+  EXPECT_TRUE(g.edges.contains({g.index.at("file:/etc/nginx/nginx.conf"), g.index.at("service:php-fpm")}));
+}
+
+TEST(FileTest, NotifyingWhatTheStateDoesNotManageIsAnInputErrorAtItsLine) {
+  auto compiled = compile_yaml(
+      "services: {enabled: [nginx]}\n"
+      "files:\n"
+      "  - path: /etc/nginx/nginx.conf\n"
+      "    content: x\n"
+      "    notify: [service:ngnix]\n");
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  const auto& error = compiled.errors[0];
+  EXPECT_EQ(error.code, ErrorCode::kUnknownTarget);
+  EXPECT_EQ(error.message, "notifies 'service:ngnix', which this state does not manage");
+  EXPECT_EQ(error.location.line, 5);
+  EXPECT_EQ(error.key_path, "files[0].notify[0]");
+  EXPECT_NE(error.hint.find("service:nginx"), std::string::npos) << error.hint;
+  auto not_service = compile_yaml("files:\n  - {path: /etc/a, content: x, notify: [package:nginx]}\n");
+  ASSERT_EQ(not_service.errors.size(), 1u);
+  EXPECT_NE(not_service.errors[0].message.find("service:NAME"), std::string::npos);
+  auto bad_action = compile_yaml(
+      "services: {enabled: [nginx]}\nfiles:\n  - {path: /etc/a, content: x, notify: [{service: nginx, action: relaod}]}\n");
+  ASSERT_EQ(bad_action.errors.size(), 1u);
+  EXPECT_NE(bad_action.errors[0].hint.find("reload"), std::string::npos);
 }
 
 TEST(FileTest, TwoEntriesForOnePathWithDifferentWishesConflict) {
