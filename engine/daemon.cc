@@ -144,6 +144,7 @@ class Daemon {
     if (!with_git) {  // a `daemon.git` in the checkout does not move the checkout
       read.settings.git_repo = settings_.git_repo;
       read.settings.git_branch = settings_.git_branch;
+      read.settings.git_allow_rewrite = settings_.git_allow_rewrite;
     }
     if (read.settings.splay != settings_.splay) offset_ = splay_offset(machine_id(options_.root), read.settings.splay);
     settings_ = std::move(read.settings);
@@ -168,7 +169,8 @@ class Daemon {
     git_commit_.clear();
     if (!settings_.git_repo.empty()) {
       const auto dir = checkout_dir(state_dir_, settings_.git_repo, settings_.git_branch);
-      auto synced = sync_checkout(settings_.git_repo, settings_.git_branch, dir, run.stop);
+      auto synced =
+          sync_checkout(settings_.git_repo, settings_.git_branch, dir, run.stop, settings_.git_allow_rewrite);
       if (synced) {
         git_commit_ = synced->commit;
         if (!synced->warning.empty()) run.warnings.push_back(synced->warning);
@@ -178,6 +180,7 @@ class Daemon {
         }
       } else {
         git_commit_ = checkout_commit(dir);
+        spdlog::error("git: {}", synced.error());
         if (!git_commit_.empty()) {
           run.warnings.push_back(synced.error() + "; the last good checkout (" + git_commit_.substr(0, 12) +
                                  ") is used");

@@ -75,6 +75,17 @@ TEST(DaemonSettingsSection, AcceptsTheDocumentedKeys) {
   EXPECT_TRUE(testing::compile_yaml("daemon:\n").errors.empty());
 }
 
+TEST(DaemonSettingsSection, GitFollowsOnlyFastForwardsUnlessAllowRewrite) {
+  std::vector<resources::Error> parse_errors;
+  auto root = parse_text("s.yaml", "daemon: {git: {repo: /srv/state.git}}\n", parse_errors);
+  EXPECT_FALSE(daemon_settings(root, DaemonSettings{}, DaemonOverrides{}, resources::kMinInterval).settings.git_allow_rewrite);
+  root = parse_text("s.yaml", "daemon: {git: {repo: /srv/state.git, allow_rewrite: true}}\n", parse_errors);
+  EXPECT_TRUE(daemon_settings(root, DaemonSettings{}, DaemonOverrides{}, resources::kMinInterval).settings.git_allow_rewrite);
+  const auto errors = section_errors("daemon: {git: {repo: /srv/state.git, allow_rewrite: sometimes}}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key_path, "daemon.git.allow_rewrite");
+}
+
 TEST(DaemonSettingsSection, RefusesWithFileLineKeyAndHint) {
   auto errors = section_errors("timezone: Etc/UTC\ndaemon:\n  interval: 30s\n");
   ASSERT_EQ(errors.size(), 1u);
