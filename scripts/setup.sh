@@ -26,6 +26,8 @@ packages=(
   clang-19 libclang-rt-19-dev librapidcheck-dev
   # files: the unified diff of a file's content in a dry run (header-only)
   libdtl-dev
+  # the metrics tests: the textfile-collector file parsed by Prometheus's own Python client
+  python3-prometheus-client
 )
 
 missing=()
