@@ -306,12 +306,26 @@ SteadyTime next_slot(SteadyTime slot, Duration interval, SteadyTime now) {
 
 SettingsRead daemon_settings(const resources::Node& root, const DaemonSettings& base, const DaemonOverrides& overrides,
                              Duration min_interval) {
+  // A key the state no longer has goes back to its default; a key that is wrong keeps its last good value.
   SettingsRead out;
-  out.settings = base;
+  out.settings = DaemonSettings{};
   if (const resources::Node* section = root.find("daemon")) {
     resources::NodeReader reader(out.errors);
-    DaemonSettings read = base;
+    DaemonSettings read;
     resources::read_daemon_settings(*section, reader, read, min_interval);
+    for (const auto& error : out.errors) {
+      const std::string& key = error.key_path;
+      const auto is = [&](const char* name) { return key == name || key.starts_with(std::string(name) + "."); };
+      if (is("daemon.interval")) read.interval = base.interval;
+      if (is("daemon.first_run_delay")) read.first_run_delay = base.first_run_delay;
+      if (is("daemon.splay")) read.splay = base.splay;
+      if (is("daemon.dry_run")) read.dry_run = base.dry_run;
+      if (is("daemon.git")) {
+        read.git_repo = base.git_repo;
+        read.git_branch = base.git_branch;
+        read.git_allow_rewrite = base.git_allow_rewrite;
+      }
+    }
     out.settings = read;
   }
   if (overrides.interval) out.settings.interval = *overrides.interval;

@@ -151,6 +151,23 @@ TEST(DaemonSettingsSection, ABadKeyKeepsTheLastGoodValue) {
   EXPECT_EQ(read.settings.splay, Duration(1min));
 }
 
+TEST(DaemonSettingsSection, AKeyTakenOutOfTheStateGoesBackToItsDefault) {
+  std::vector<resources::Error> parse_errors;
+  DaemonSettings last;
+  last.dry_run = true;
+  last.interval = Duration(6h);
+  last.git_allow_rewrite = true;
+  auto root = parse_text("s.yaml", "daemon: {interval: 2h}\n", parse_errors);
+  auto read = daemon_settings(root, last, {}, resources::kMinInterval);
+  EXPECT_TRUE(read.errors.empty());
+  EXPECT_FALSE(read.settings.dry_run);  // watch-only ends when the key goes
+  EXPECT_FALSE(read.settings.git_allow_rewrite);
+  EXPECT_EQ(read.settings.interval, Duration(2h));
+  root = parse_text("s.yaml", "timezone: Etc/UTC\n", parse_errors);
+  read = daemon_settings(root, last, {}, resources::kMinInterval);
+  EXPECT_EQ(read.settings, DaemonSettings{});
+}
+
 TEST(DaemonSchedule, SplayIsFixedPerHostWithinRangeAndSpreadsAFleet) {
   const Duration splay = 1h;
   EXPECT_EQ(splay_offset("4c4c4544004a3510804a", splay), splay_offset("4c4c4544004a3510804a", splay));

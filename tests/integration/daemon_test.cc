@@ -389,9 +389,9 @@ TEST(DaemonHostTest, WatchOnlyCycleReportsDriftChangesNothingAndDeliversReportAn
   EXPECT_TRUE(dry_mode) << ::testing::PrintToString(metrics);
   EXPECT_EQ(status(*host)["daemon"]["dry_run"], true) << status(*host).dump(1);
 
-  // Watch-only off: the next cycle applies, and the report and metrics say so.
+  // Watch-only off (the key taken out): the next cycle applies, and the report and metrics say so.
   host->write_file("/etc/reconcile/state.yaml", "timezone: Europe/Helsinki\n"
-                                                "daemon: {interval: 1h, first_run_delay: 0, dry_run: false}\n" + report_section);
+                                                "daemon: {interval: 1h, first_run_delay: 0}\n" + report_section);  // key gone: default
   signal_daemon(*host, "SIGHUP");
   ASSERT_TRUE(wait_cycles(*host, 2)) << journal(*host);
   EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, "/usr/share/zoneinfo/Europe/Helsinki\n");
