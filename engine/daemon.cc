@@ -144,6 +144,7 @@ class Daemon {
     if (!with_git) {  // a `daemon.git` in the checkout does not move the checkout
       read.settings.git_repo = settings_.git_repo;
       read.settings.git_branch = settings_.git_branch;
+      read.settings.git_allow_rewrite = settings_.git_allow_rewrite;
     }
     if (read.settings.splay != settings_.splay) offset_ = splay_offset(machine_id(options_.root), read.settings.splay);
     settings_ = std::move(read.settings);
@@ -168,7 +169,8 @@ class Daemon {
     git_commit_.clear();
     if (!settings_.git_repo.empty()) {
       const auto dir = checkout_dir(state_dir_, settings_.git_repo, settings_.git_branch);
-      auto synced = sync_checkout(settings_.git_repo, settings_.git_branch, dir, run.stop);
+      auto synced =
+          sync_checkout(settings_.git_repo, settings_.git_branch, dir, run.stop, settings_.git_allow_rewrite);
       if (synced) {
         git_commit_ = synced->commit;
         if (!synced->warning.empty()) run.warnings.push_back(synced->warning);
@@ -178,6 +180,7 @@ class Daemon {
         }
       } else {
         git_commit_ = checkout_commit(dir);
+        spdlog::error("git: {}", synced.error());
         if (!git_commit_.empty()) {
           run.warnings.push_back(synced.error() + "; the last good checkout (" + git_commit_.substr(0, 12) +
                                  ") is used");
@@ -303,12 +306,26 @@ SteadyTime next_slot(SteadyTime slot, Duration interval, SteadyTime now) {
 
 SettingsRead daemon_settings(const resources::Node& root, const DaemonSettings& base, const DaemonOverrides& overrides,
                              Duration min_interval) {
+  // A key the state no longer has goes back to its default; a key that is wrong keeps its last good value.
   SettingsRead out;
-  out.settings = base;
+  out.settings = DaemonSettings{};
   if (const resources::Node* section = root.find("daemon")) {
     resources::NodeReader reader(out.errors);
-    DaemonSettings read = base;
+    DaemonSettings read;
     resources::read_daemon_settings(*section, reader, read, min_interval);
+    for (const auto& error : out.errors) {
+      const std::string& key = error.key_path;
+      const auto is = [&](const char* name) { return key == name || key.starts_with(std::string(name) + "."); };
+      if (is("daemon.interval")) read.interval = base.interval;
+      if (is("daemon.first_run_delay")) read.first_run_delay = base.first_run_delay;
+      if (is("daemon.splay")) read.splay = base.splay;
+      if (is("daemon.dry_run")) read.dry_run = base.dry_run;
+      if (is("daemon.git")) {
+        read.git_repo = base.git_repo;
+        read.git_branch = base.git_branch;
+        read.git_allow_rewrite = base.git_allow_rewrite;
+      }
+    }
     out.settings = read;
   }
   if (overrides.interval) out.settings.interval = *overrides.interval;

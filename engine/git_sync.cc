@@ -99,7 +99,7 @@ std::string checkout_commit(const std::filesystem::path& dir) {
 
 std::expected<GitCheckout, std::string> sync_checkout(const std::string& repo_url, const std::string& branch,
                                                       const std::filesystem::path& dir,
-                                                      const std::atomic<bool>* stop) {
+                                                      const std::atomic<bool>* stop, bool follow_rewrites) {
   const Libgit2& git = Libgit2::get();
   if (!git.missing.empty()) return std::unexpected(git.missing);
   Git2Session session(git);
@@ -172,8 +172,14 @@ std::expected<GitCheckout, std::string> sync_checkout(const std::string& repo_ur
     return out;
   }
   if (has_head && git.descendant_of(repo, &target, &head) != 1) {
-    out.warning = "the history of " + branch + " in " + repo_url + " was rewritten: " + out.previous.substr(0, 12) +
-                  " is not an ancestor of " + hex(git, target).substr(0, 12) + "; the checkout follows the new history";
+    const std::string what = "the history of " + branch + " in " + repo_url + " was rewritten: the checkout's " +
+                             out.previous + " is not an ancestor of the branch's " + hex(git, target);
+    if (!follow_rewrites) {
+      // Not a fast-forward: the checkout stays where it was (hand edits undone), the caller keeps that state.
+      if (auto kept = move_to(git, repo, branch, head); !kept) return std::unexpected(kept.error());
+      return std::unexpected(what + "; refused to move (set daemon.git.allow_rewrite: true to follow it)");
+    }
+    out.warning = what + "; the checkout follows the new history (daemon.git.allow_rewrite)";
   }
   if (auto moved = move_to(git, repo, branch, target); !moved) return std::unexpected(moved.error());
   out.commit = hex(git, target);

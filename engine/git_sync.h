@@ -14,7 +14,7 @@ struct GitCheckout {
   std::filesystem::path dir;
   std::string commit;        // 40 hex digits
   std::string previous;      // the commit before this sync ("" after a clone)
-  std::string warning;       // e.g. history rewritten upstream: reset to it
+  std::string warning;       // history rewritten upstream and followed (follow_rewrites)
 };
 
 /// The directory of the clone of `repo`/`branch` under `state_dir` (git/<name>-<hash of URL and branch>).
@@ -22,11 +22,14 @@ std::filesystem::path checkout_dir(const std::filesystem::path& state_dir, const
                                    const std::string& branch);
 
 /// Clones `repo` at `branch` into `dir` (into a temporary directory renamed into place, so a killed clone leaves
-/// nothing half-made), or fetches and moves the checkout to the branch's tip. A fetch that fails leaves the
-/// checkout as it was. `stop` set aborts a transfer.
+/// nothing half-made), or fetches and fast-forwards the checkout to the branch's tip. A fetch that fails leaves
+/// the checkout as it was. A tip that is not a descendant of the checkout (history rewritten upstream) is an
+/// error naming both commits and the checkout stays, unless `follow_rewrites` (then it moves, with a warning).
+/// `stop` set aborts a transfer.
 std::expected<GitCheckout, std::string> sync_checkout(const std::string& repo, const std::string& branch,
                                                       const std::filesystem::path& dir,
-                                                      const std::atomic<bool>* stop = nullptr);
+                                                      const std::atomic<bool>* stop = nullptr,
+                                                      bool follow_rewrites = false);
 
 /// The commit a checkout is at, "" when it is none.
 std::string checkout_commit(const std::filesystem::path& dir);

@@ -322,9 +322,9 @@ class Compiler {
         "laitos: " + node->location.str() +
         ": Maintenance.BlockSystemLoginExcept: laitos locks every other account in /etc/passwd, system accounts " +
         (root_listed ? "" : "and root ") +
-        "included; reconcile locks only the accounts that can log in, keeps a record to undo each lock, and its "
-        "lockout guard refuses a change that would lock out the account running it, every admin, or root while "
-        "root is the only admin");
+        "included; reconcile locks only the accounts that can log in and keeps a record to undo each lock");
+    // Whether the lockout guard overrides laitos depends on the host: when it does, the run's error names the
+    // account it keeps (the operator, the last admin, root as the only admin) at this key's line.
   }
 
   // DisableStopServices → stopped, disabled and masked; EnableStartServices → unmasked, enabled, started.

@@ -135,7 +135,7 @@ void read_daemon_settings(const Node& section, NodeReader& reader, DaemonSetting
   if (const Node* git = section.find("git")) {
     if (git->is_null()) {
       settings.git_repo.clear();
-    } else if (reader.check_keys(*git, {"repo", "branch"}, "daemon.git")) {
+    } else if (reader.check_keys(*git, {"repo", "branch", "allow_rewrite"}, "daemon.git")) {
       const Node* repo = git->find("repo");
       if (repo == nullptr) {
         reader.fail(*git, ErrorCode::kInvalidValue, "daemon.git needs a repo",
@@ -148,6 +148,9 @@ void read_daemon_settings(const Node& section, NodeReader& reader, DaemonSetting
         } else {
           settings.git_repo = *url;
         }
+      }
+      if (const Node* rewrite = git->find("allow_rewrite")) {
+        if (const auto value = reader.boolean(*rewrite)) settings.git_allow_rewrite = *value;
       }
       if (const Node* branch = git->find("branch")) {
         if (const auto name = reader.string(*branch, "a branch name", true)) {

@@ -2,7 +2,7 @@
 // The `daemon:` settings section: when the converge daemon runs, and where its state comes from.
 //
 //   daemon: {interval: 24h, first_run_delay: 3m, splay: 10m, dry_run: false,
-//            git: {repo: https://git.example/state.git, branch: main}}
+//            git: {repo: https://git.example/state.git, branch: main, allow_rewrite: false}}
 
 #include <chrono>
 #include <optional>
@@ -27,6 +27,7 @@ struct DaemonSettings {
   bool dry_run = false;               // watch only: observe and report drift, change nothing
   std::string git_repo;               // "": the state files are read where they are
   std::string git_branch = "main";
+  bool git_allow_rewrite = false;     // follow a branch whose history was rewritten (else only fast-forwards)
 
   bool operator==(const DaemonSettings&) const = default;
 };

@@ -45,6 +45,8 @@ test_packages=(
   # the harness: libFuzzer targets (fuzz/; clang 19: clang 14 cannot compile libstdc++ 12's <expected>) and
   # property tests (rapidcheck)
   clang-19 libclang-rt-19-dev librapidcheck-dev
+  # the metrics tests: the textfile-collector file parsed by Prometheus's own Python client
+  python3-prometheus-client
 )
 if $with_tests; then packages+=("${test_packages[@]}"); fi
 

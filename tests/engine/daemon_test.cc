@@ -75,6 +75,17 @@ TEST(DaemonSettingsSection, AcceptsTheDocumentedKeys) {
   EXPECT_TRUE(testing::compile_yaml("daemon:\n").errors.empty());
 }
 
+TEST(DaemonSettingsSection, GitFollowsOnlyFastForwardsUnlessAllowRewrite) {
+  std::vector<resources::Error> parse_errors;
+  auto root = parse_text("s.yaml", "daemon: {git: {repo: /srv/state.git}}\n", parse_errors);
+  EXPECT_FALSE(daemon_settings(root, DaemonSettings{}, DaemonOverrides{}, resources::kMinInterval).settings.git_allow_rewrite);
+  root = parse_text("s.yaml", "daemon: {git: {repo: /srv/state.git, allow_rewrite: true}}\n", parse_errors);
+  EXPECT_TRUE(daemon_settings(root, DaemonSettings{}, DaemonOverrides{}, resources::kMinInterval).settings.git_allow_rewrite);
+  const auto errors = section_errors("daemon: {git: {repo: /srv/state.git, allow_rewrite: sometimes}}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key_path, "daemon.git.allow_rewrite");
+}
+
 TEST(DaemonSettingsSection, RefusesWithFileLineKeyAndHint) {
   auto errors = section_errors("timezone: Etc/UTC\ndaemon:\n  interval: 30s\n");
   ASSERT_EQ(errors.size(), 1u);
@@ -138,6 +149,23 @@ TEST(DaemonSettingsSection, ABadKeyKeepsTheLastGoodValue) {
   EXPECT_EQ(read.errors.size(), 1u);
   EXPECT_EQ(read.settings.interval, Duration(6h));
   EXPECT_EQ(read.settings.splay, Duration(1min));
+}
+
+TEST(DaemonSettingsSection, AKeyTakenOutOfTheStateGoesBackToItsDefault) {
+  std::vector<resources::Error> parse_errors;
+  DaemonSettings last;
+  last.dry_run = true;
+  last.interval = Duration(6h);
+  last.git_allow_rewrite = true;
+  auto root = parse_text("s.yaml", "daemon: {interval: 2h}\n", parse_errors);
+  auto read = daemon_settings(root, last, {}, resources::kMinInterval);
+  EXPECT_TRUE(read.errors.empty());
+  EXPECT_FALSE(read.settings.dry_run);  // watch-only ends when the key goes
+  EXPECT_FALSE(read.settings.git_allow_rewrite);
+  EXPECT_EQ(read.settings.interval, Duration(2h));
+  root = parse_text("s.yaml", "timezone: Etc/UTC\n", parse_errors);
+  read = daemon_settings(root, last, {}, resources::kMinInterval);
+  EXPECT_EQ(read.settings, DaemonSettings{});
 }
 
 TEST(DaemonSchedule, SplayIsFixedPerHostWithinRangeAndSpreadsAFleet) {

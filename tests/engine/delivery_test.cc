@@ -164,6 +164,60 @@ ParsedMetrics parse_prometheus(const std::string& text) {
   return out;
 }
 
+// The same text through an independent parser: Prometheus's own Python client
+// (prometheus_client.parser.text_string_to_metric_families, Debian's python3-prometheus-client). Every sample as
+// "name{label=value,…}" (labels sorted) → value; a family without HELP or TYPE, or a text it refuses, is a problem.
+struct ClientParsed {
+  std::map<std::string, double> samples;
+  std::vector<std::string> problems;
+};
+
+ClientParsed parse_with_prometheus_client(const std::string& text) {
+  const fs::path file = fs::temp_directory_path() / ("reconcile-metrics-" + std::to_string(::getpid()) + ".prom");
+  std::ofstream(file) << text;
+  providers::Exec exec;
+  const std::string script =
+      "import json, sys\n"
+      "from prometheus_client.parser import text_string_to_metric_families\n"
+      "out = {'samples': {}, 'problems': []}\n"
+      "try:\n"
+      "  for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+      "    if f.type in ('unknown', 'untyped'): out['problems'].append('no TYPE for ' + f.name)\n"
+      "    if not f.documentation: out['problems'].append('no HELP for ' + f.name)\n"
+      "    for s in f.samples:\n"
+      "      labels = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))\n"
+      "      key = s.name + ('{' + labels + '}' if labels else '')\n"
+      "      if key in out['samples']: out['problems'].append('sample twice: ' + key)\n"
+      "      out['samples'][key] = s.value\n"
+      "except Exception as e:\n"
+      "  out['problems'].append('refused: ' + repr(e))\n"
+      "print(json.dumps(out))\n";
+  const auto result = exec.run({{"/usr/bin/python3", "-c", script, file.string()}});
+  fs::remove(file);
+  ClientParsed parsed;
+  const auto j = nlohmann::json::parse(result.out, nullptr, false);
+  if (!result.ok() || j.is_discarded()) {
+    parsed.problems.push_back("python3 prometheus_client: " + result.out + result.err);
+    return parsed;
+  }
+  for (const auto& [key, value] : j["samples"].items()) parsed.samples[key] = value.get<double>();
+  for (const auto& problem : j["problems"]) parsed.problems.push_back(problem.get<std::string>());
+  return parsed;
+}
+
+// Both parsers accept the text and read the same samples.
+void expect_parsers_agree(const std::string& text) {
+  const ParsedMetrics ours = parse_prometheus(text);
+  const ClientParsed theirs = parse_with_prometheus_client(text);
+  EXPECT_TRUE(theirs.problems.empty()) << ::testing::PrintToString(theirs.problems) << "\n" << text;
+  EXPECT_EQ(theirs.samples.size(), ours.samples.size()) << text;
+  for (const auto& [key, value] : ours.samples) {
+    ASSERT_TRUE(theirs.samples.contains(key)) << key << " not read by prometheus_client\n" << text;
+    if (std::isnan(value)) continue;
+    EXPECT_DOUBLE_EQ(theirs.samples.at(key), value) << key;
+  }
+}
+
 // The JSON report against schema/report.schema.json with python3-jsonschema, as tests/schema does.
 std::string schema_problems(const std::string& report_json) {
   const fs::path file = fs::temp_directory_path() / ("reconcile-report-" + std::to_string(::getpid()) + ".json");
@@ -344,6 +398,7 @@ TEST_F(DeliveryRun, AnApplyWritesTheLatestReportHistoryCopiesAndMetrics) {
   EXPECT_EQ(schema_problems(read("tmp/latest.json")), "");
 
   const ParsedMetrics metrics = parse_prometheus(read("textfile/reconcile.prom"));
+  expect_parsers_agree(read("textfile/reconcile.prom"));
   EXPECT_TRUE(metrics.problems.empty()) << ::testing::PrintToString(metrics.problems);
   EXPECT_EQ(metrics.samples.at("reconcile_last_run_resources{status=changed}"), 1);
   EXPECT_EQ(metrics.samples.at("reconcile_last_run_resources{status=in-sync}"), 0);
@@ -387,6 +442,7 @@ TEST_F(DeliveryRun, ADryRunWithAReportSectionDeliversAndChangesNothingElse) {
   EXPECT_EQ(latest["counts"]["drifted"], 1);
   EXPECT_EQ(schema_problems(latest.dump()), "");
   const ParsedMetrics metrics = parse_prometheus(read("textfile/reconcile.prom"));
+  expect_parsers_agree(read("textfile/reconcile.prom"));
   EXPECT_TRUE(metrics.problems.empty()) << ::testing::PrintToString(metrics.problems);
   EXPECT_EQ(metrics.samples.at("reconcile_last_run_dry_run"), 1);
   EXPECT_EQ(metrics.samples.at("reconcile_last_run_resources{status=drifted}"), 1);
@@ -507,6 +563,7 @@ TEST(DeliveryFormatsTest, MetricsParseAndCarryTheCountsAndTheCommit) {
   report.host = "we\"b\\1\n";
   const ParsedMetrics m = parse_prometheus(render_metrics(report));
   EXPECT_TRUE(m.problems.empty()) << ::testing::PrintToString(m.problems);
+  expect_parsers_agree(render_metrics(report));
   EXPECT_EQ(m.samples.at("reconcile_last_run_resources{status=changed}"), 1);
   EXPECT_EQ(m.samples.at("reconcile_last_run_resources{status=failed}"), 1);
   EXPECT_EQ(m.samples.at("reconcile_last_run_failures"), 1);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -290,6 +292,164 @@ TEST(DaemonHostTest, AManualRunDuringACycleWaitsOrNamesTheHolder) {
   EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, "/usr/share/zoneinfo/Europe/Helsinki\n");
 }
 
+// A file of this machine's temporary directory with `content`, removed when it goes out of scope.
+struct TempFile {
+  explicit TempFile(const std::string& content) : path("/tmp/reconcile-dmtest-" + std::to_string(::getpid()) + "-" +
+                                                        std::to_string(counter++)) {
+    rt::run_command({"sh", "-c", "cat > " + path}, content);
+  }
+  ~TempFile() { ::unlink(path.c_str()); }
+  static inline int counter = 0;
+  std::string path;
+};
+
+// The JSON report against schema/report.schema.json with python3-jsonschema: "" when valid, else the errors.
+std::string schema_problems(const std::string& report_json) {
+  TempFile file(report_json);
+  const auto r = rt::run_command(
+      {"/usr/bin/python3", "-c",
+       "import json, sys, jsonschema\n"
+       "v = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))\n"
+       "e = ['/'.join(map(str, x.path)) + ': ' + x.message for x in v.iter_errors(json.load(open(sys.argv[2])))]\n"
+       "print('\\n'.join(e)); sys.exit(1 if e else 0)\n",
+       std::string(RECONCILE_SOURCE_DIR) + "/schema/report.schema.json", file.path});
+  return r.exit_code == 0 ? "" : r.out + r.err;
+}
+
+// The metrics file through Prometheus's own parser (python3-prometheus-client): sample "name{k=v,…}" → value,
+// with "!problem" keys for what it refuses or a family without HELP or TYPE.
+std::map<std::string, double> prometheus_samples(const std::string& text) {
+  TempFile file(text);
+  const auto r = rt::run_command(
+      {"/usr/bin/python3", "-c",
+       "import json, sys\n"
+       "from prometheus_client.parser import text_string_to_metric_families\n"
+       "out = {}\n"
+       "try:\n"
+       "  for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+       "    if f.type in ('unknown', 'untyped') or not f.documentation: out['!no HELP or TYPE: ' + f.name] = 0\n"
+       "    for s in f.samples:\n"
+       "      l = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))\n"
+       "      out[s.name + ('{' + l + '}' if l else '')] = s.value\n"
+       "except Exception as e:\n"
+       "  out['!refused: ' + repr(e)] = 0\n"
+       "print(json.dumps(out))\n",
+       file.path});
+  std::map<std::string, double> out;
+  const auto j = json::parse(r.out, nullptr, false);
+  if (j.is_discarded()) return {{"!python3: " + r.out + r.err, 0}};
+  for (const auto& [key, value] : j.items()) out[key] = value.get<double>();
+  return out;
+}
+
+std::vector<std::string> problems_of(const std::map<std::string, double>& samples) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : samples) {
+    if (key.starts_with("!")) out.push_back(key);
+  }
+  return out;
+}
+
+// Watch-only mode (`daemon: {dry_run: true}`): a cycle observes, reports the drift and changes nothing; its
+// latest report (valid against the schema) and metrics (read by Prometheus's parser) are written by the daemon.
+// Turned off, the next cycle converges and the delivery follows.
+TEST(DaemonHostTest, WatchOnlyCycleReportsDriftChangesNothingAndDeliversReportAndMetrics) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("dm-watch"), rt::default_bin_dir());
+  // The textfile collector's directory (prometheus-node-exporter makes it).
+  ASSERT_EQ(host->exec({"mkdir", "-p", "/var/lib/prometheus/node-exporter"}).exit_code, 0);
+  const std::string zone_before = host->exec({"readlink", "/etc/localtime"}).out;
+  ASSERT_NE(zone_before, "/usr/share/zoneinfo/Europe/Helsinki\n");
+  const std::string report_section =
+      "report:\n  dir: /var/lib/reconcile\n  history: 5\n  metrics: /var/lib/prometheus/node-exporter/reconcile.prom\n";
+  host->write_file("/etc/reconcile/state.yaml", "timezone: Europe/Helsinki\n"
+                                                "daemon: {interval: 1h, first_run_delay: 0, dry_run: true}\n" +
+                                                    report_section);
+  auto run = start_daemon(*host, {"/etc/reconcile/state.yaml"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_TRUE(wait_cycles(*host, 1)) << journal(*host);
+
+  // Drift reported, nothing changed.
+  EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, zone_before);
+  const std::string latest_text = host->exec({"cat", "/var/lib/reconcile/last-report.json"}).out;
+  json latest = json::parse(latest_text, nullptr, false);
+  ASSERT_FALSE(latest.is_discarded()) << latest_text << journal(*host);
+  EXPECT_EQ(latest["mode"], "dry-run");
+  EXPECT_EQ(latest["trigger"], "schedule") << latest.dump(1);
+  EXPECT_EQ(latest["counts"]["drifted"], 1) << latest.dump(1);
+  EXPECT_EQ(latest["exit_code"], 2);
+  EXPECT_EQ(schema_problems(latest_text), "");
+  EXPECT_NE(host->exec({"cat", "/var/lib/reconcile/last-report.txt"}).out.find("timezone"), std::string::npos);
+  auto metrics = prometheus_samples(host->exec({"cat", "/var/lib/prometheus/node-exporter/reconcile.prom"}).out);
+  EXPECT_TRUE(problems_of(metrics).empty()) << ::testing::PrintToString(problems_of(metrics));
+  EXPECT_EQ(metrics["reconcile_last_run_exit_code"], 2) << ::testing::PrintToString(metrics);
+  EXPECT_EQ(metrics["reconcile_last_run_resources{status=drifted}"], 1) << ::testing::PrintToString(metrics);
+  bool dry_mode = false;
+  for (const auto& [key, value] : metrics) dry_mode = dry_mode || (key.starts_with("reconcile_last_run_info{") &&
+                                                                   key.find("mode=dry-run") != std::string::npos);
+  EXPECT_TRUE(dry_mode) << ::testing::PrintToString(metrics);
+  EXPECT_EQ(status(*host)["daemon"]["dry_run"], true) << status(*host).dump(1);
+
+  // Watch-only off (the key taken out): the next cycle applies, and the report and metrics say so.
+  host->write_file("/etc/reconcile/state.yaml", "timezone: Europe/Helsinki\n"
+                                                "daemon: {interval: 1h, first_run_delay: 0}\n" + report_section);  // key gone: default
+  signal_daemon(*host, "SIGHUP");
+  ASSERT_TRUE(wait_cycles(*host, 2)) << journal(*host);
+  EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, "/usr/share/zoneinfo/Europe/Helsinki\n");
+  const std::string applied_text = host->exec({"cat", "/var/lib/reconcile/last-report.json"}).out;
+  latest = json::parse(applied_text, nullptr, false);
+  ASSERT_FALSE(latest.is_discarded()) << applied_text;
+  EXPECT_EQ(latest["mode"], "apply");
+  EXPECT_EQ(latest["trigger"], "SIGHUP");
+  EXPECT_EQ(latest["counts"]["changed"], 1) << latest.dump(1);
+  EXPECT_EQ(schema_problems(applied_text), "");
+  metrics = prometheus_samples(host->exec({"cat", "/var/lib/prometheus/node-exporter/reconcile.prom"}).out);
+  EXPECT_TRUE(problems_of(metrics).empty()) << ::testing::PrintToString(problems_of(metrics));
+  EXPECT_EQ(metrics["reconcile_last_run_resources{status=changed}"], 1) << ::testing::PrintToString(metrics);
+  EXPECT_EQ(host->exec({"sh", "-c", "ls /var/lib/reconcile/reports | wc -l"}).out, "2\n");
+  EXPECT_EQ(host->exec({"stat", "-c", "%a", "/var/lib/prometheus/node-exporter/reconcile.prom"}).exit_code, 0);
+}
+
+// Under systemd with WatchdogSec: the daemon pings the watchdog (sd_notify WATCHDOG=1) between and during
+// cycles, so systemd does not kill it past the interval, and its STATUS follows the runs.
+TEST(DaemonHostTest, WatchdogIsPingedPastItsIntervalAndStatusFollowsTheRuns) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("dm-wdog"), rt::default_bin_dir());
+  host->write_file("/etc/reconcile/state.yaml", "timezone: Etc/UTC\n");
+  auto run = host->exec({"systemd-run", std::string("--unit=") + kUnit, "-p", "Type=notify", "-p", "WatchdogSec=2s",
+                         "-p", "Restart=no", "-E", "LD_LIBRARY_PATH=/opt/rc/lib", "/opt/rc/reconcile",
+                         "--log-level=info", "daemon", "--interval=1h", "--first-run-delay=3s",
+                         "/etc/reconcile/state.yaml"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string pid = host->exec({"systemctl", "show", "-p", "MainPID", "--value", kUnit}).out;
+  EXPECT_EQ(host->exec({"systemctl", "show", "-p", "WatchdogUSec", "--value", kUnit}).out, "2s\n");
+  EXPECT_NE(host->exec({"systemctl", "show", "-p", "StatusText", "--value", kUnit}).out.find("first run at"),
+            std::string::npos);
+  // Four watchdog intervals, a cycle among them: still the same process, never a watchdog timeout.
+  ASSERT_TRUE(wait_cycles(*host, 1, 20s)) << journal(*host);
+  std::this_thread::sleep_for(6s);
+  EXPECT_EQ(host->exec({"systemctl", "is-active", kUnit}).out, "active\n");
+  EXPECT_EQ(host->exec({"systemctl", "show", "-p", "MainPID", "--value", kUnit}).out, pid);
+  EXPECT_EQ(host->exec({"systemctl", "show", "-p", "NRestarts", "--value", kUnit}).out, "0\n");
+  const std::string all = host->exec({"journalctl", "--no-pager", "-o", "cat"}).out;
+  EXPECT_EQ(all.find("Watchdog timeout"), std::string::npos) << all;
+  EXPECT_NE(host->exec({"systemctl", "show", "-p", "StatusText", "--value", kUnit}).out.find("last run"),
+            std::string::npos)
+      << host->exec({"systemctl", "show", "-p", "StatusText", "--value", kUnit}).out;
+  // SIGHUP: the status moves on to the next run's.
+  signal_daemon(*host, "SIGHUP");
+  ASSERT_TRUE(wait_cycles(*host, 2, 20s)) << journal(*host);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(host->exec({"systemctl", "show", "-p", "MainPID", "--value", kUnit}).out, pid);
+  EXPECT_EQ(host->exec({"systemctl", "is-active", kUnit}).out, "active\n");
+
+  // Control: a process that never pings is killed by the same watchdog, so the test would see a missed ping.
+  auto control = host->exec({"systemd-run", "--unit=dm-wdog-control", "-p", "Type=simple", "-p", "WatchdogSec=1s",
+                             "/bin/sleep", "30"});
+  ASSERT_EQ(control.exit_code, 0) << control.err;
+  EXPECT_TRUE(wait_for([&] { return host->exec({"systemctl", "is-active", "dm-wdog-control"}).out != "active\n"; },
+                       10s));
+  EXPECT_NE(host->exec({"systemctl", "show", "-p", "Result", "--value", "dm-wdog-control"}).out, "success\n");
+}
+
 // A commit pushed to the state's git repository reaches the host on the next cycle; a fetch that fails keeps the
 // last good checkout.
 TEST(DaemonHostTest, APushedCommitReachesTheHostOnTheNextCycle) {
@@ -351,6 +511,36 @@ TEST(DaemonHostTest, APushedCommitReachesTheHostOnTheNextCycle) {
   EXPECT_EQ(report["exit_code"], 2) << report.dump(1);
   EXPECT_NE(report["warnings"].dump().find("the last good checkout"), std::string::npos) << report["warnings"];
   EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, "/usr/share/zoneinfo/Europe/Berlin\n");
+
+  // History rewritten upstream (a force-push): not a fast-forward, so the checkout stays at the last good commit
+  // and the report names both commits.
+  rt::run_command({"mv", bare + ".away", bare});
+  rt::run_command({"sh", "-c", "printf 'timezone: Europe/Paris\\n' > " + work + "/hosts/" + host->name() + ".yaml"});
+  git({"add", "hosts"});
+  ASSERT_EQ(git({"commit", "-q", "--amend", "-m", "rewritten"}).exit_code, 0);
+  ASSERT_EQ(git({"push", "-q", "--force", bare, "main"}).exit_code, 0);
+  const std::string rewritten = rt::run_command({"git", "-C", work, "rev-parse", "HEAD"}).out.substr(0, 40);
+  signal_daemon(*host, "SIGHUP");
+  ASSERT_TRUE(wait_cycles(*host, 4)) << journal(*host);
+  report = last_report(*host);
+  EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, "/usr/share/zoneinfo/Europe/Berlin\n");
+  EXPECT_EQ(report["state_files"][1]["git_commit"], second) << report.dump(1);
+  const std::string warnings = report["warnings"].dump();
+  EXPECT_NE(warnings.find("was rewritten"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find(second), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find(rewritten), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("allow_rewrite"), std::string::npos) << warnings;
+  EXPECT_NE(journal(*host).find("was rewritten"), std::string::npos);
+
+  // The documented option follows the new history, with a warning.
+  host->write_file("/etc/reconcile/daemon.yaml",
+                   "daemon: {interval: 1h, first_run_delay: 0, git: {repo: /srv/state.git, allow_rewrite: true}}\n");
+  signal_daemon(*host, "SIGHUP");
+  ASSERT_TRUE(wait_cycles(*host, 5)) << journal(*host);
+  report = last_report(*host);
+  EXPECT_EQ(host->exec({"readlink", "/etc/localtime"}).out, "/usr/share/zoneinfo/Europe/Paris\n");
+  EXPECT_EQ(report["state_files"][1]["git_commit"], rewritten) << report.dump(1);
+  EXPECT_NE(report["warnings"].dump().find("follows the new history"), std::string::npos) << report["warnings"];
   rt::run_command({"rm", "-rf", work});
 }
 
