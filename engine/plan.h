@@ -45,8 +45,10 @@ struct ResourceState {
 /// Every resource's state, indexed like the graph's vertices.
 using RunState = std::vector<ResourceState>;
 
-/// Observations into a plan: which resources drifted, how, and why; labelled from the ledger.
-void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
+/// Observations into a plan: which resources drifted, how, and why; labelled from the ledger. A blocked resource
+/// that may come with any change of the run (Resource::comes_with_changes_hint) is ordered after the changes that
+/// can provide it: the plan adds those order-only edges to the graph.
+void plan(ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
           const Ledger& ledger);
 
 }  // namespace reconcile::engine
