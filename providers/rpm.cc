@@ -107,8 +107,8 @@ std::optional<std::filesystem::file_time_type> newest_file(const std::filesystem
 
 // How long ago the repository metadata was last fetched or found current, read in-process like apt's lists: the
 // newest file of the repositories' caches (dnf: /var/cache/dnf/REPO-HASH/repodata/, libdnf5 likewise; zypper:
-// /var/cache/zypp/raw/ALIAS/ with its cookie, and its repodata/); nullopt when never. A repository file newer than
-// that means the metadata does not know it (negative).
+// /var/cache/zypp/raw/ALIAS/ and solv/ALIAS/ with their cookies, and repodata/); nullopt when never. A repository
+// file newer than that means the metadata does not know it (negative).
 std::optional<std::chrono::seconds> metadata_age(const Host& host, RpmManager manager) {
   std::optional<std::filesystem::file_time_type> newest;
   const auto consider = [&](const std::optional<std::filesystem::file_time_type>& t) {
@@ -116,8 +116,9 @@ std::optional<std::chrono::seconds> metadata_age(const Host& host, RpmManager ma
   };
   const std::vector<std::string> caches = manager == RpmManager::kDnf
                                               ? std::vector<std::string>{"/var/cache/dnf", "/var/cache/libdnf5"}
-                                              : std::vector<std::string>{"/var/cache/zypp/raw"};
+                                              : std::vector<std::string>{"/var/cache/zypp/raw", "/var/cache/zypp/solv"};
   for (const auto& cache : caches) {
+    consider(newest_file(host.path(cache)));  // dnf's solv files, written when fetched metadata is loaded
     std::error_code ec;
     for (auto it = std::filesystem::directory_iterator(host.path(cache), ec);
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
