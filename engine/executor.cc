@@ -157,7 +157,7 @@ class Scheduler {
         }
         if (!seen[k].blocked_reason.empty()) {
           item.status = Status::kFailed;
-          item.reason = seen[k].blocked_reason;
+          item.reason = seen[k].blocked_reason + graph_.resources[v]->comes_with_changes_hint();
           continue;
         }
         item.observed = std::move(seen[k].state);

@@ -60,8 +60,65 @@ void keep_notification(std::size_t v, RunState& state) {
   if (item.drift.empty()) item.status = Status::kInSync;
 }
 
-void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
+namespace {
+
+// Whether w can be reached from v along the graph's edges (v converges before w).
+bool reaches(const ResourceGraph& graph, std::size_t v, std::size_t w) {
+  std::vector<bool> seen(graph.size(), false);
+  std::vector<std::size_t> stack{v};
+  while (!stack.empty()) {
+    const std::size_t u = stack.back();
+    stack.pop_back();
+    if (u == w) return true;
+    if (seen[u]) continue;
+    seen[u] = true;
+    for (const std::size_t next : graph.dependents(u)) stack.push_back(next);
+  }
+  return false;
+}
+
+// A blocked resource whose missing piece may come with any change of the run that can provide it (a unit or a
+// group from a package of another name), not only with its requirements: it converges after those changes, in
+// order only (one of them failing does not skip it; it is observed again and fails if still blocked), or fails
+// now when the run changes nothing that can provide it (with the resource's hint when the state manages something
+// that could have).
+void plan_after_providers(ResourceGraph& graph, std::size_t v, providers::Observation& seen, RunState& state) {
+  const auto& resource = *graph.resources[v];
+  auto& item = state[v];
+  for (std::size_t u = 0; u < graph.size(); ++u) {
+    if (u == v || state[u].status != Status::kDrifted || !resource.provided_by(*graph.resources[u])) continue;
+    if (reaches(graph, v, u)) continue;  // it waits for v: ordering v after it would make a cycle
+    item.after.push_back(graph.resources[u]->id());
+    if (!graph.edges.contains({u, v})) {
+      graph.edges.emplace(std::make_pair(u, v), EdgeOrigin{true, resource.location(), true});
+      boost::add_edge(u, v, graph.graph);
+    }
+  }
+  if (item.after.empty()) {
+    // The hint only where the state has something that could have provided it (a package it installs elsewhere).
+    bool could = false;
+    for (std::size_t u = 0; u < graph.size() && !could; ++u) could = u != v && resource.provided_by(*graph.resources[u]);
+    item.status = Status::kFailed;
+    item.reason = seen.blocked_reason + (could ? resource.comes_with_changes_hint() : "");
+    return;
+  }
+  std::unique_ptr<resources::Observed> predicted = resource.predicted();
+  if (predicted == nullptr) predicted = std::move(seen.after_requirements);
+  if (predicted == nullptr) {
+    item.status = Status::kUnknown;
+    item.reason = seen.blocked_reason + "; cannot be predicted before " + item.after.front() + " changes";
+    return;
+  }
+  item.predicted = true;
+  item.drift = resource.diff(*predicted);
+  item.status = item.drift.empty() ? Status::kInSync : Status::kDrifted;
+}
+
+}  // namespace
+
+void plan(ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
           const Ledger& ledger) {
+  std::vector<std::size_t> later;  // blocked, waiting for what any change of the run may provide
   for (const std::size_t v : graph.order()) {
     const auto& resource = *graph.resources[v];
     auto& item = state[v];
@@ -98,12 +155,18 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
         const bool provides = state[u].status == Status::kDrifted && resource.provided_by(requirement);
         if (provides) item.after.push_back(requirement.id());
       }
+      if (item.after.empty() && !resource.comes_with_changes_hint().empty()) {
+        item.status = Status::kUnknown;  // until planned below; what waits on it meanwhile counts it as changing
+        later.push_back(v);
+        continue;
+      }
       if (item.after.empty()) {
         item.status = Status::kFailed;
         item.reason = seen.blocked_reason;
         continue;
       }
       predicted = resource.predicted();
+      if (predicted == nullptr) predicted = std::move(seen.after_requirements);
       if (predicted == nullptr) {
         item.status = Status::kUnknown;
         item.reason = seen.blocked_reason + "; cannot be predicted before " + item.after.front() + " changes";
@@ -117,6 +180,13 @@ void plan(const ResourceGraph& graph, std::vector<providers::Observation> observ
     if (item.status == Status::kInSync) item.reason = seen.note;
     if (item.status == Status::kDrifted && resource.labels_drift()) {
       item.label = ledger.label(resource.id(), resource.desired_fields());
+    }
+  }
+  for (const std::size_t v : later) {
+    plan_after_providers(graph, v, observations[v], state);
+    auto& item = state[v];
+    if (item.status == Status::kDrifted && graph.resources[v]->labels_drift()) {
+      item.label = ledger.label(graph.resources[v]->id(), graph.resources[v]->desired_fields());
     }
   }
   plan_notifications(graph, state);

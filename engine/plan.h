@@ -55,8 +55,10 @@ void plan_notifications(const ResourceGraph& graph, RunState& state);
 /// notifiers changed; v is in sync when nothing else is left.
 void keep_notification(std::size_t v, RunState& state);
 
-/// Observations into a plan: which resources drifted, how, and why; labelled from the ledger.
-void plan(const ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
+/// Observations into a plan: which resources drifted, how, and why; labelled from the ledger. A blocked resource
+/// that may come with any change of the run (Resource::comes_with_changes_hint) is ordered after the changes that
+/// can provide it: the plan adds those order-only edges to the graph.
+void plan(ResourceGraph& graph, std::vector<providers::Observation> observations, RunState& state,
           const Ledger& ledger);
 
 }  // namespace reconcile::engine

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "providers/dpkg_status.h"
 #include "providers/fs.h"
+#include "providers/package_index.h"
 
 namespace reconcile::providers {
 
@@ -178,10 +180,10 @@ std::string unknown_message(const Host& host, const PackageResource& package,
   return hint.empty() ? message : message + "; " + hint;
 }
 
-// How old the package index is, in whole days, or nullopt when it was never fetched. A list file keeps its
-// server's date, so the last update is the newest of the lists, of their directory and of partial/ (every
-// update downloads there). A sources file newer than that means the index does not know the new sources (-1).
-std::optional<long> index_age_days(const Host& host) {
+// How long ago the package index was fetched, or nullopt when it never was. A list file keeps its server's
+// date, so the last update is the newest of the lists, of their directory and of partial/ (every update
+// downloads there). A sources file newer than that means the index does not know the new sources (negative).
+std::optional<std::chrono::seconds> index_age(const Host& host) {
   const auto lists = host.path("/var/lib/apt/lists");
   std::error_code ec;
   auto newest = std::filesystem::file_time_type::min();  // not {}: the file clock's epoch lies in 2174
@@ -206,10 +208,18 @@ std::optional<long> index_age_days(const Host& host) {
   for (const auto& source : sources) {
     std::error_code source_ec;
     const auto changed = std::filesystem::last_write_time(source, source_ec);
-    if (!source_ec && changed > newest) return -1;
+    if (!source_ec && changed > newest) return std::chrono::seconds(-1);
   }
   const auto age = std::filesystem::file_time_type::clock::now() - newest;
-  return std::chrono::duration_cast<std::chrono::hours>(age).count() / 24;
+  return std::max(std::chrono::seconds(0), std::chrono::duration_cast<std::chrono::seconds>(age));
+}
+
+// The same in whole days (-1: the sources changed since).
+std::optional<long> index_age_days(const Host& host) {
+  const auto age = index_age(host);
+  if (!age) return std::nullopt;
+  if (age->count() < 0) return -1;
+  return static_cast<long>(age->count() / 86400);
 }
 
 // What a dry run can say of a package the index does not know: a failure when the index is fresh (the apply
@@ -231,6 +241,18 @@ Observation unknown_in_index(const Host& host, const PackageResource& package, s
                                             (*age == 1 ? " day ago" : " days ago");
   return Observation::unknown(message + "; " + when + ", so the apply refreshes it first, then installs " +
                               package.name() + " or fails");
+}
+
+// In an apply, refreshes an index older than max_age once per run before anything is planned from it
+// (providers/package_index.h); in a dry run, says why a plan from it may fall short.
+IndexFreshness fresh_apt_index(Session& session, std::optional<std::int64_t> max_age, int lock_wait) {
+  const Host& host = session.host();
+  if (!host.dry_run && !running_system(host)) return {};  // apt changes only the running system
+  return ensure_fresh_index(session, max_age, index_age(host), "apt-get update", [&] {
+    const auto argv = apt_get(lock_wait, {"update"});
+    const std::lock_guard transaction(session.state<PackageTransactions>().mutex);
+    return step_of(argv, run(host, argv, std::chrono::minutes(10)));
+  });
 }
 
 // The policy-rc.d that keeps services from starting during an install (start_on_install: false). It names the
@@ -565,6 +587,19 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
     if (needs_index) ask.push_back(package.name());
     seen.push_back(std::move(observed));
   }
+  // Latest and pinned versions are planned from a fresh enough index (packages.index_max_age).
+  std::vector<const PackageResource*> planned_from_index;
+  int lock_wait = 0;
+  for (const PackageResource* resource : resources) {
+    if (resource->wants_fresh_index() && std::find(ask.begin(), ask.end(), resource->name()) != ask.end()) {
+      planned_from_index.push_back(resource);
+      lock_wait = std::max(lock_wait, resource->lock_wait());
+    }
+  }
+  IndexFreshness freshness;
+  if (!planned_from_index.empty()) {
+    freshness = fresh_apt_index(session, strictest_index_max_age<PackageResource>(planned_from_index), lock_wait);
+  }
   std::expected<std::map<std::string, AptCandidate>, std::string> policy;
   if (!ask.empty()) policy = query_policy(host, ask, nullptr);
   std::vector<std::string> all_names;  // for "did you mean", read once when a name is unknown
@@ -599,7 +634,16 @@ std::vector<Observation> AptProvider::observe(Session& session, std::span<const 
       out.push_back(unknown_in_index(host, package, std::move(seen[i]), &all_names));
       continue;
     }
+    const bool from_index = std::find(planned_from_index.begin(), planned_from_index.end(), resources[i]) !=
+                            planned_from_index.end();
+    if (from_index && !freshness.unknown.empty() && package.state() == PackageState::kLatest) {
+      // A pin the index offers installs that version whatever a refresh brings; latest may move further.
+      const std::string& now = seen[i]->candidate;
+      out.push_back(Observation::unknown(freshness.unknown + " (this index offers " + now + ")"));
+      continue;
+    }
     out.push_back(Observation::known(std::move(seen[i])));
+    if (from_index) out.back().note = freshness.note;
   }
   return out;
 }
@@ -746,6 +790,10 @@ std::vector<Observation> AptUpgradeProvider::observe(Session& session,
                                                     std::span<const resources::UpgradeResource* const> resources) const {
   const Host& host = session.host();
   std::vector<Observation> out;
+  int lock_wait = 0;
+  for (const auto* resource : resources) lock_wait = std::max(lock_wait, resource->lock_wait());
+  const IndexFreshness freshness =
+      fresh_apt_index(session, strictest_index_max_age<resources::UpgradeResource>(resources), lock_wait);
   std::vector<std::string> argv{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=true"};
   argv.insert(argv.end(), kReadOnlyQuery.begin(), kReadOnlyQuery.end());
   if (!running_system(host)) argv.insert(argv.end(), {"-o", "Dir=" + host.root.string()});
@@ -759,7 +807,17 @@ std::vector<Observation> AptUpgradeProvider::observe(Session& session,
     }
     auto seen = std::make_unique<resources::UpgradesObserved>();
     seen->pending = parse_apt_simulation(result.out);
+    if (!freshness.unknown.empty()) {
+      std::string listed;
+      for (const auto& p : resources[i]->wanted(*seen)) {
+        listed += (listed.empty() ? "" : ", ") + p.name + " " + p.from + " → " + p.to;
+      }
+      out.push_back(Observation::unknown(freshness.unknown + " (this index lists " +
+                                         (listed.empty() ? std::string("none") : listed) + ")"));
+      continue;
+    }
     out.push_back(Observation::known(std::move(seen)));
+    out.back().note = freshness.note;
   }
   return out;
 }

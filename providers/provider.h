@@ -29,7 +29,7 @@ struct Observation {
   std::string unknown_reason;
   /// Set when the state is known but cannot be converged from it ("unit nginx.service does not
   /// exist"); a planned change of a requirement may lift it, and the resource is then planned
-  /// against Resource::predicted().
+  /// against Resource::predicted(), or against `after_requirements` when that is null.
   std::string blocked_reason;
   /// Worth telling about a state that needs no change ("unit snmpd.service does not exist, so nothing
   /// can start it"); shown as the reason of an in-sync resource.

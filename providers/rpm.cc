@@ -9,6 +9,7 @@
 
 #include "providers/apt.h"
 #include "providers/dnf.h"
+#include "providers/package_index.h"
 #include "providers/rpm_common.h"
 #include "providers/rpm_lock.h"
 #include "providers/zypper.h"
@@ -90,6 +91,108 @@ void fill(PackageObserved& seen, const std::map<std::string, std::vector<std::st
   }
 }
 
+// The newest modification time of the regular files directly in `dir`, if any.
+std::optional<std::filesystem::file_time_type> newest_file(const std::filesystem::path& dir) {
+  std::optional<std::filesystem::file_time_type> newest;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    std::error_code file_ec;
+    if (!it->is_regular_file(file_ec)) continue;
+    const auto changed = it->last_write_time(file_ec);
+    if (!file_ec && (!newest || changed > *newest)) newest = changed;
+  }
+  return newest;
+}
+
+// How long ago the repository metadata was last fetched or found current, read in-process like apt's lists: the
+// newest file of the repositories' caches (dnf: /var/cache/dnf/REPO-HASH/repodata/, libdnf5 likewise; zypper:
+// /var/cache/zypp/raw/ALIAS/ and solv/ALIAS/ with their cookies, and repodata/); nullopt when never. A repository
+// file newer than that means the metadata does not know it (negative).
+std::optional<std::chrono::seconds> metadata_age(const Host& host, RpmManager manager) {
+  std::optional<std::filesystem::file_time_type> newest;
+  const auto consider = [&](const std::optional<std::filesystem::file_time_type>& t) {
+    if (t && (!newest || *t > *newest)) newest = t;
+  };
+  const std::vector<std::string> caches = manager == RpmManager::kDnf
+                                              ? std::vector<std::string>{"/var/cache/dnf", "/var/cache/libdnf5"}
+                                              : std::vector<std::string>{"/var/cache/zypp/raw", "/var/cache/zypp/solv"};
+  for (const auto& cache : caches) {
+    consider(newest_file(host.path(cache)));  // dnf's solv files, written when fetched metadata is loaded
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(host.path(cache), ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      std::error_code dir_ec;
+      if (!it->is_directory(dir_ec)) continue;
+      consider(newest_file(it->path() / "repodata"));
+      if (manager == RpmManager::kZypper) consider(newest_file(it->path()));
+    }
+  }
+  if (!newest) return std::nullopt;
+  const auto repos = newest_file(host.path(manager == RpmManager::kDnf ? "/etc/yum.repos.d" : "/etc/zypp/repos.d"));
+  if (repos && *repos > *newest) return std::chrono::seconds(-1);
+  const auto age = std::filesystem::file_time_type::clock::now() - *newest;
+  return std::max(std::chrono::seconds(0), std::chrono::duration_cast<std::chrono::seconds>(age));
+}
+
+// The manager's refresh of its repository metadata: `dnf makecache` or `zypper refresh`.
+std::vector<std::string> refresh_argv(const Host& host, RpmManager manager) {
+  return with(manager_argv(host, manager), {manager == RpmManager::kDnf ? "makecache" : "refresh"});
+}
+
+// In an apply, refreshes metadata older than max_age once per run before anything is planned from it
+// (providers/package_index.h); in a dry run, says why a plan from it may fall short.
+IndexFreshness fresh_metadata(Session& session, RpmManager manager, std::optional<std::int64_t> max_age) {
+  const Host& host = session.host();
+  const auto argv = refresh_argv(host, manager);
+  return ensure_fresh_index(session, max_age, metadata_age(host, manager), argv[0] + " " + argv.back(), [&] {
+    const std::lock_guard transaction(session.state<PackageTransactions>().mutex);
+    const ExecResult result = run_package_tool(host, argv);
+    Step step = step_of(argv, result);
+    if (manager_ok(manager, result)) step.exit_status = 0;
+    return step;
+  });
+}
+
+using Available = std::expected<std::map<std::string, std::vector<std::string>>, std::string>;
+
+// Why the repositories cannot install a package, with the versions they have or the nearest name; `all` holds
+// the query of every name, made on first need.
+std::string unknown_message(const Host& host, RpmManager manager, const PackageResource& package,
+                            const PackageObserved& seen, std::optional<Available>& all) {
+  if (!seen.available.empty()) {
+    std::string versions;
+    for (const auto& v : seen.available) versions += (versions.empty() ? "" : ", ") + v;
+    return "version " + package.version() + " of " + package.name() + " is not in the repositories (available: " +
+           versions + ")";
+  }
+  if (!all) all = query_available(host, manager, {}, nullptr);
+  std::vector<std::string> names;
+  if (*all) {
+    for (const auto& [name, versions] : **all) names.push_back(name);
+  }
+  std::string why = "unknown package '" + package.name() + "': the repositories do not have it";
+  const std::string hint = resources::did_you_mean(package.name(), names);
+  return hint.empty() ? why : why + "; " + hint;
+}
+
+// What a dry run can say of a package the repositories do not offer: the apply's failure when the metadata is
+// fresh (the apply refreshes it, and a day-old index rarely misses a name), else unknown, with its age.
+Observation unknown_in_repositories(const Host& host, RpmManager manager, const PackageResource& package,
+                                    std::unique_ptr<PackageObserved> seen, std::optional<Available>& all) {
+  const std::string message = unknown_message(host, manager, package, *seen, all);
+  const auto age = metadata_age(host, manager);
+  if (age && age->count() >= 0 && age->count() < 86400) {
+    Observation blocked = Observation::known(std::move(seen));
+    blocked.blocked_reason = message;
+    return blocked;
+  }
+  const std::string when = !age ? "the repository metadata was never fetched"
+                                : "the repository metadata is " + describe_index_age(age);
+  return Observation::unknown(message + "; " + when + ", so the apply refreshes it first, then installs " +
+                              package.name() + " or fails");
+}
+
 }  // namespace
 
 bool is_rpm_family(const Host& host, RpmManager manager) {
@@ -148,6 +251,14 @@ std::vector<Observation> RpmProvider::observe(Session& session, std::span<const 
   }
   std::expected<std::map<std::string, std::vector<std::string>>, std::string> available;
   std::string held;  // the repository query takes the manager's lock: wait for it as an apply would
+  // Latest and pinned versions are planned from fresh enough metadata (packages.index_max_age).
+  std::vector<const PackageResource*> planned_from_index;
+  for (const PackageResource* resource : resources) {
+    if (resource->wants_fresh_index() && std::find(ask.begin(), ask.end(), resource->name()) != ask.end()) {
+      planned_from_index.push_back(resource);
+    }
+  }
+  IndexFreshness freshness;
   if (!ask.empty()) {
     int lock_wait = 0;
     for (const PackageResource* resource : resources) lock_wait = std::max(lock_wait, resource->lock_wait());
@@ -158,9 +269,13 @@ std::vector<Observation> RpmProvider::observe(Session& session, std::span<const 
       waited.exhausted = true;
       waited.waited = wait;
     } else {
+      if (!planned_from_index.empty()) {
+        freshness = fresh_metadata(session, manager_, strictest_index_max_age<PackageResource>(planned_from_index));
+      }
       available = query_available(host, manager_, ask, nullptr);
     }
   }
+  std::optional<Available> all;  // every name, for "did you mean", queried when a name is unknown
   for (std::size_t i = 0; i < resources.size(); ++i) {
     const std::string& name = resources[i]->name();
     const bool asked = std::find(ask.begin(), ask.end(), name) != ask.end();
@@ -174,8 +289,25 @@ std::vector<Observation> RpmProvider::observe(Session& session, std::span<const 
       out.push_back(Observation::unknown("not observable: " + available.error()));
       continue;
     }
-    if (asked) fill(*seen[i], *available, name);
+    if (!asked) {
+      out.push_back(Observation::known(std::move(seen[i])));
+      continue;
+    }
+    const auto& package = *resources[i];
+    fill(*seen[i], *available, name);
+    if (host.dry_run && package.state() != PackageState::kAbsent && !knows(*seen[i], package)) {
+      out.push_back(unknown_in_repositories(host, manager_, package, std::move(seen[i]), all));
+      continue;
+    }
+    const bool from_index = std::find(planned_from_index.begin(), planned_from_index.end(), resources[i]) !=
+                            planned_from_index.end();
+    if (from_index && !freshness.unknown.empty() && package.state() == PackageState::kLatest) {
+      // A pin the metadata offers installs that version whatever a refresh brings; latest may move further.
+      out.push_back(Observation::unknown(freshness.unknown + " (this index offers " + seen[i]->candidate + ")"));
+      continue;
+    }
     out.push_back(Observation::known(std::move(seen[i])));
+    if (from_index) out.back().note = freshness.note;
   }
   return out;
 }
@@ -213,10 +345,10 @@ std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const 
   }
   if (!unknown.empty()) {
     std::vector<Step> steps;
-    const auto refresh = with(manager_argv(host, manager_), {manager_ == RpmManager::kDnf ? "makecache" : "refresh"});
+    const auto refresh = refresh_argv(host, manager_);
     steps.push_back(step_of(refresh, run_package_tool(host, refresh)));
     const auto available = query_available(host, manager_, unknown, &steps);
-    std::optional<std::expected<std::map<std::string, std::vector<std::string>>, std::string>> all;
+    std::optional<Available> all;
     std::vector<std::size_t> still;
     for (const std::size_t i : installs) {
       const auto& package = *changes[i].resource;
@@ -224,24 +356,7 @@ std::vector<ChangeOutcome> RpmProvider::apply(Session& session, std::span<const 
       outcomes[i].steps = steps;
       if (available) fill(seen[i], *available, package.name());
       if (available && knows(seen[i], package)) continue;
-      std::string why;
-      if (!available) {
-        why = available.error();
-      } else if (!seen[i].available.empty()) {
-        std::string versions;
-        for (const auto& v : seen[i].available) versions += (versions.empty() ? "" : ", ") + v;
-        why = "version " + package.version() + " of " + package.name() +
-              " is not in the repositories (available: " + versions + ")";
-      } else {
-        if (!all) all = query_available(host, manager_, {}, nullptr);
-        std::vector<std::string> names;
-        if (*all) {
-          for (const auto& [name, versions] : **all) names.push_back(name);
-        }
-        why = "unknown package '" + package.name() + "': the repositories do not have it";
-        const std::string hint = resources::did_you_mean(package.name(), names);
-        if (!hint.empty()) why += "; " + hint;
-      }
+      const std::string why = available ? unknown_message(host, manager_, package, seen[i], all) : available.error();
       outcomes[i] = ChangeOutcome::failed(why, steps);
       still.push_back(i);
     }
@@ -303,6 +418,8 @@ std::vector<Observation> RpmUpgradeProvider::observe(Session& session,
     }
     return out;
   }
+  const IndexFreshness freshness =
+      fresh_metadata(session, manager_, strictest_index_max_age<resources::UpgradeResource>(resources));
   const auto pending = manager_ == RpmManager::kDnf ? query_dnf_upgrades(host, security)
                                                     : query_zypper_upgrades(host, security);
   for (std::size_t i = 0; i < resources.size(); ++i) {
@@ -312,7 +429,17 @@ std::vector<Observation> RpmUpgradeProvider::observe(Session& session,
     }
     auto seen = std::make_unique<resources::UpgradesObserved>();
     seen->pending = *pending;
+    if (!freshness.unknown.empty()) {
+      std::string listed;
+      for (const auto& p : resources[i]->wanted(*seen)) {
+        listed += (listed.empty() ? "" : ", ") + p.name + " " + p.from + " → " + p.to;
+      }
+      out.push_back(Observation::unknown(freshness.unknown + " (this index lists " +
+                                         (listed.empty() ? std::string("none") : listed) + ")"));
+      continue;
+    }
     out.push_back(Observation::known(std::move(seen)));
+    out.back().note = freshness.note;
   }
   return out;
 }

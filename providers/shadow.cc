@@ -357,6 +357,31 @@ const LoginPolicyResource* as_policy(const UserItem& item) {
   return policy == nullptr ? nullptr : *policy;
 }
 
+namespace {
+
+// A group the account should join that does not exist (nor is an account the state creates) blocks it: a package
+// the run installs may add the group, and the plan then converges the account after it, planned from what is seen
+// now; else it fails with this reason.
+void block_on_missing_groups(const UserResource& user, const AccountDb& db, std::span<const UserItem> resources,
+                             Observation& observation) {
+  if (user.ensure() != UserEnsure::kPresent || observation.state == nullptr) return;
+  std::string missing;
+  for (const auto& group : user.groups) {
+    if (db.find_group(group) != nullptr) continue;
+    const bool created = std::any_of(resources.begin(), resources.end(), [&](const UserItem& item) {
+      const auto* other = as_user(item);
+      return other != nullptr && other->name() == group && other->ensure() == UserEnsure::kPresent;
+    });
+    if (!created) missing += (missing.empty() ? "'" : ", '") + group + "'";
+  }
+  if (missing.empty()) return;
+  observation.blocked_reason = "group " + missing + " does not exist";
+  observation.after_requirements =
+      std::make_unique<UserObserved>(static_cast<const UserObserved&>(*observation.state));
+}
+
+}  // namespace
+
 RunningUser current_running_user() {
   RunningUser running;
   if (const char* sudo_user = std::getenv("SUDO_USER")) running.sudo_user = sudo_user;
@@ -453,6 +478,9 @@ std::vector<Error> ShadowProvider::validate(Session& session, std::span<const Us
   }
   std::vector<std::string> group_names;
   for (const auto& group : db.groups) group_names.push_back(group.name);
+  const auto& managed = session.state<ManagedIds>().ids;
+  const bool manages_packages = std::any_of(managed.begin(), managed.end(),
+                                            [](const std::string& id) { return id.starts_with("package:"); });
 
   for (const UserItem& resource : resources) {
     const auto* user = as_user(resource);
@@ -487,7 +515,9 @@ std::vector<Error> ShadowProvider::validate(Session& session, std::span<const Us
     for (const auto& group : user->groups) {
       if (db.find_group(group) != nullptr || created.contains(group) || state_manages_group(session, group)) continue;
       std::string hint = resources::did_you_mean(group, group_names);
-      if (hint.empty()) hint = "create the group first (groupadd), or list an account of that name under users.present";
+      // A package the state installs may add it (docker.io adds docker): the plan decides, from that run's batch.
+      if (hint.empty() && manages_packages) continue;
+      if (hint.empty()) hint = "add it under groups.present, or list an account of that name under users.present";
       errors.push_back(error_at(*user, ErrorCode::kInvalidValue, "group '" + group + "' does not exist", hint));
     }
     if (user->shell && !db.valid_shell(*user->shell)) {
@@ -589,6 +619,7 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
     const PasswdEntry* entry = db->find(user.name());
     if (entry == nullptr) {
       out.push_back(Observation::known(std::move(seen)));
+      block_on_missing_groups(user, *db, resources, out.back());
       continue;
     }
     // A lock, and an unlock of what reconcile locked, need /etc/shadow and the lock records.
@@ -623,6 +654,7 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
     }
     out.push_back(Observation::known(std::move(seen)));
     if (!keys_problem.empty()) out.back().blocked_reason = "cannot manage its SSH keys: " + keys_problem;
+    block_on_missing_groups(user, *db, resources, out.back());
   }
   return out;
 }

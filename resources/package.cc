@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "resources/check.h"
+
 namespace reconcile::resources {
 
 std::string_view to_string(PackageState state) {
@@ -250,6 +252,7 @@ struct Defaults {
   std::string manager;
   bool start_on_install = true;
   int lock_wait = 60;
+  std::optional<std::int64_t> index_max_age = kDefaultIndexMaxAge;
 };
 
 const std::vector<std::string> kManagers{"apt", "dnf", "yum", "zypper"};
@@ -282,6 +285,7 @@ void compile_entry(const Node& entry, PackageState state, const Defaults& defaul
   resource->set_manager(defaults.manager);
   resource->set_start_on_install(defaults.start_on_install);
   resource->set_lock_wait(defaults.lock_wait);
+  resource->set_index_max_age(defaults.index_max_age);
   if (entry.is_map()) {
     if (const Node* v = entry.find("version")) {
       auto version = reader.string(*v, "a version such as \"1.22.1-9\"", true);
@@ -318,7 +322,7 @@ KindSpec packages_kind() {
     // Unknown keys are reported and the known ones still read, so every error shows at once.
     reader.check_keys(value,
                       {"present", "absent", "latest", "upgrade", "manager", "start_on_install", "lock_wait", "preset",
-                       "repair_interrupted"},
+                       "repair_interrupted", "index_max_age"},
                       "the packages mapping");
     if (!value.is_map()) return;
     Defaults defaults;
@@ -342,6 +346,19 @@ KindSpec packages_kind() {
       auto seconds = reader.integer(*w, 0, 3600);
       if (!seconds) return;
       defaults.lock_wait = static_cast<int>(*seconds);
+    }
+    if (const Node* a = value.find("index_max_age")) {
+      auto text = reader.string(*a, "a duration such as 1d or 12h, 0, or never", true);
+      if (!text) return;
+      if (*text == "never") {
+        defaults.index_max_age = std::nullopt;
+      } else if (auto seconds = parse_routine_duration(*text); seconds) {
+        defaults.index_max_age = *seconds;
+      } else {
+        reader.fail(*a, ErrorCode::kInvalidValue, "invalid index_max_age: " + seconds.error(),
+                    "write 1d or 12h (refresh an older index), 0 (refresh on every apply) or never");
+        return;
+      }
     }
     std::vector<std::string> excluded;
     const std::pair<const char*, PackageState> lists[] = {
@@ -392,6 +409,7 @@ KindSpec packages_kind() {
                                                         u->location, u->path);
       resource->set_manager(defaults.manager);
       resource->set_lock_wait(defaults.lock_wait);
+      resource->set_index_max_age(defaults.index_max_age);
       resource->set_excluded(std::move(excluded));
       context.add(std::move(resource));
     }

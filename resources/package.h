@@ -2,6 +2,7 @@
 // Packages: each name under `packages:` is one `package:NAME` resource (present, absent or latest,
 // optionally pinned to a version), and `upgrade: security|all` is the one `packages:upgrade` resource.
 
+#include <cstdint>
 #include <optional>
 #include <expected>
 #include <string>
@@ -11,6 +12,9 @@
 #include "resources/resource.h"
 
 namespace reconcile::resources {
+
+/// `packages.index_max_age` when the state does not say: one day.
+inline constexpr std::int64_t kDefaultIndexMaxAge = 86400;
 
 /// What the state wants of one package.
 enum class PackageState { kPresent, kAbsent, kLatest };
@@ -66,6 +70,11 @@ class PackageResource : public ResourceOf<PackageObserved> {
   void set_start_on_install(bool start) { start_on_install_ = start; }
   void set_manager(std::string manager) { manager_ = std::move(manager); }
   void set_lock_wait(int seconds) { lock_wait_ = seconds; }
+  /// `packages.index_max_age` in seconds (nullopt: `never`): an apply refreshes an older index before planning.
+  std::optional<std::int64_t> index_max_age() const { return index_max_age_; }
+  void set_index_max_age(std::optional<std::int64_t> seconds) { index_max_age_ = seconds; }
+  /// Whether what it wants depends on how fresh the index is (latest, or a pinned version).
+  bool wants_fresh_index() const { return state_ == PackageState::kLatest || (state_ == PackageState::kPresent && !version_.empty()); }
   /// A package of a preset: when this host's repositories do not have it, it is not available here (in sync,
   /// said so), never a failure.
   bool optional() const { return optional_; }
@@ -87,6 +96,7 @@ class PackageResource : public ResourceOf<PackageObserved> {
   bool start_on_install_ = true;
   std::string manager_;  // provider name, "" for the host's default
   int lock_wait_ = 60;   // seconds to wait for another package manager
+  std::optional<std::int64_t> index_max_age_ = kDefaultIndexMaxAge;
 };
 
 /// One installed package with a newer version waiting in the repositories.
@@ -118,6 +128,9 @@ class UpgradeResource : public ResourceOf<UpgradesObserved> {
   void set_excluded(std::vector<std::string> names) { excluded_ = std::move(names); }
   void set_manager(std::string manager) { manager_ = std::move(manager); }
   void set_lock_wait(int seconds) { lock_wait_ = seconds; }
+  /// `packages.index_max_age` in seconds (nullopt: `never`).
+  std::optional<std::int64_t> index_max_age() const { return index_max_age_; }
+  void set_index_max_age(std::optional<std::int64_t> seconds) { index_max_age_ = seconds; }
 
   /// The pending upgrades this resource applies, in the order observed.
   std::vector<PendingUpgrade> wanted(const UpgradesObserved& seen) const;
@@ -132,6 +145,7 @@ class UpgradeResource : public ResourceOf<UpgradesObserved> {
   std::vector<std::string> excluded_;
   std::string manager_;
   int lock_wait_ = 60;
+  std::optional<std::int64_t> index_max_age_ = kDefaultIndexMaxAge;
 };
 
 /// `packages.repair_interrupted: true`: a package run that stopped half way (dpkg's journal in

@@ -133,6 +133,10 @@ class Resource {
   /// Whether a planned change of `requirement` can provide what blocks this resource (a service's unit comes
   /// from its package, not from the timezone it also requires); only such a change lifts a block.
   virtual bool provided_by(const Resource& /*requirement*/) const { return false; }
+  /// Non-empty when what blocks it may also come with a change elsewhere in the run that it is not ordered after
+  /// (a unit or a group a package of another name installs): the plan then orders it after every planned change
+  /// it is provided_by, and observes it again there. The text is added to the reason when nothing provides it.
+  virtual std::string comes_with_changes_hint() const { return ""; }
   /// A provider this resource must use ("apt"), or "" for the host's default.
   virtual std::string provider_hint() const { return ""; }
   /// The file fragments this resource owns and writes; no two resources may claim one (engine/claims.h).

@@ -239,9 +239,9 @@ std::unique_ptr<Observed> ServiceResource::predicted() const {
 
 bool ServiceResource::provided_by(const Resource& requirement) const {
   if (const auto* package = dynamic_cast<const PackageResource*>(&requirement)) {
-    const auto packages = auto_requires();
-    return package->state() != PackageState::kAbsent &&
-           std::find(packages.begin(), packages.end(), package->id()) != packages.end();
+    if (package->state() == PackageState::kAbsent) return false;
+    if (package_.empty()) return true;  // a unit may come from a package of another name
+    return package->id() == make_id("package", package_);
   }
   for (const auto& claim : requirement.claims()) {
     for (const std::string_view dir : {"/etc/systemd/system/", "/run/systemd/system/", "/lib/systemd/system/",
@@ -250,6 +250,12 @@ bool ServiceResource::provided_by(const Resource& requirement) const {
     }
   }
   return false;
+}
+
+std::string ServiceResource::comes_with_changes_hint() const {
+  if (!package_.empty()) return "";
+  return "; if a package installs it, install that package in the same run and name it: {name: " + name() +
+         ", package: PACKAGE}";
 }
 
 std::expected<void, std::string> check_unit_name(std::string_view name) {

@@ -83,6 +83,8 @@ class ServiceResource : public ResourceOf<ServiceObserved> {
   /// package:<its package>, when the state manages it: the named one, else the service's own name and the
   /// well-known packages of that service (atd → at, sshd → openssh-server).
   std::vector<std::string> auto_requires() const override;
+  /// Without `package:`, its unit may come with any package the run installs.
+  std::string comes_with_changes_hint() const override;
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const ServiceObserved& seen) const override;
   /// The unit its package will install: loaded, disabled and stopped.

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <map>
 
+#include "resources/package.h"
+
 namespace reconcile::resources {
 
 namespace {
@@ -149,6 +151,20 @@ std::vector<std::string> UserResource::auto_requires() const {
     if (group != name()) out.push_back(make_id("user", group));  // the private group of a managed user
   }
   return out;
+}
+
+bool UserResource::provided_by(const Resource& requirement) const {
+  if (ensure_ != UserEnsure::kPresent || groups.empty()) return false;
+  if (const auto* package = dynamic_cast<const PackageResource*>(&requirement)) {
+    return package->state() != PackageState::kAbsent;
+  }
+  const bool named = std::find(groups.begin(), groups.end(), requirement.name()) != groups.end();
+  return named && (requirement.kind() == "group" || requirement.kind() == "user");
+}
+
+std::string UserResource::comes_with_changes_hint() const {
+  if (ensure_ != UserEnsure::kPresent || groups.empty()) return "";
+  return "; create it first (groupadd, or groups in the state), or install the package that adds it in the same run";
 }
 
 std::vector<Field> UserResource::desired_fields() const {

@@ -114,6 +114,10 @@ class UserResource : public ResourceOf<UserObserved> {
   bool manages_ssh_keys() const { return !ssh_keys.empty() || ssh_keys_exclusive; }
 
   std::vector<std::string> auto_requires() const override;
+  /// A group it joins that does not exist yet may come with a package the run installs (its maintainer script
+  /// adds it), or with the group or account the state manages.
+  bool provided_by(const Resource& requirement) const override;
+  std::string comes_with_changes_hint() const override;
   std::vector<Field> desired_fields() const override;
   Drift diff_of(const UserObserved& seen) const override;
 

@@ -379,4 +379,178 @@ TEST(PackagesTest, UninstallablePackageFailsAloneAfterTheBatchFails) {
   EXPECT_TRUE(dpkg_state(*host, "tree").starts_with("install ok installed"));
 }
 
+// Publishes NAME VERSION in the security repository of add_versioned_repos, after the host's last index update
+// (apt reads an uncompressed file: repository's Packages in place, so the old index already lists it).
+void publish_security_update(rt::TestHost& host, const std::string& name, const std::string& version) {
+  const std::string script = R"SH(set -e
+d=$1/sec; t=$(mktemp -d); mkdir -p "$t/DEBIAN" "$t/usr/share/$2"; echo "$3" > "$t/usr/share/$2/version"
+printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: t <t@invalid>\nDescription: reconcile test\n' \
+  "$2" "$3" > "$t/DEBIAN/control"
+dpkg-deb --root-owner-group -Zxz --build "$t" "$d/$2_$3_all.deb" >/dev/null; rm -rf "$t"
+(cd "$d" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null)
+{ printf 'Origin: Debian\nLabel: Debian-Security\nSuite: stable-security\nCodename: stable-security\n'
+  printf 'Architectures: all amd64\nSHA256:\n'
+  printf ' %s %s Packages\n' "$(sha256sum "$d/Packages" | cut -d' ' -f1)" "$(stat -c %s "$d/Packages")"; } > "$d/Release"
+)SH";
+  const auto built = rt::run_command({"bash", "-c", script, "publish", host.root_dir() + "/srv/rc-test-repos", name, version});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+}
+
+// Makes the package index look fetched `days` ago: the lists, their directories and the sources before them.
+void age_index(rt::TestHost& host, int days) {
+  const std::string when = std::to_string(days) + " days ago";
+  const auto r = host.exec({"sh", "-c",
+                            "touch -d '" + when + " - 1 hour' /etc/apt/sources.list /etc/apt/sources.list.d/*; touch -d '" +
+                                when + "' /var/lib/apt/lists/* /var/lib/apt/lists /var/lib/apt/lists/partial"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+std::string warnings_of(const json& report) { return report.contains("warnings") ? report["warnings"].dump() : ""; }
+
+// unattended security updates on a host where nothing fetched the index for 12 days: the dry run cannot know
+// what a refresh brings and says so; the apply refreshes once, then upgrades; the next run neither refreshes nor
+// changes anything.
+TEST(PackagesTest, OldIndexIsRefreshedOnceBeforeASecurityUpgrade) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("pkg-oldidx"), rt::default_bin_dir());
+  add_versioned_repos(*host);
+  ASSERT_EQ(host->exec({"apt-get", "install", "-y", "-q", "rc-up-a=2.0", "rc-up-b=2.0"}).exit_code, 0);
+  publish_security_update(*host, "rc-up-a", "3.0");
+  age_index(*host, 12);
+  host->write_file(kState, "packages:\n  upgrade: security\n");
+
+  const auto before = host->upper_snapshot();
+  int code = -1;
+  json dry = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(snapshot_changes(before, host->upper_snapshot()), std::vector<std::string>{});
+  const json& upgrade = resource(dry, "packages:upgrade");
+  EXPECT_EQ(upgrade["status"], "unknown") << dry.dump(1);
+  EXPECT_EQ(upgrade["reason"],
+            "the package index is 12 days old; the apply refreshes it first, so it may upgrade more than listed "
+            "here (this index lists rc-up-a 2.0 → 3.0)");
+  EXPECT_EQ(dpkg_state(*host, "rc-up-a"), "install ok installed 2.0");
+
+  json applied = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 2) << applied.dump(1);
+  EXPECT_NE(warnings_of(applied).find("refreshed the package index, which was 12 days old, before planning: apt-get"),
+            std::string::npos)
+      << applied.dump(1);
+  EXPECT_EQ(resource(applied, "packages:upgrade")["status"], "changed");
+  EXPECT_EQ(dpkg_state(*host, "rc-up-a"), "install ok installed 3.0");
+
+  json again = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 0) << again.dump(1);
+  EXPECT_EQ(warnings_of(again).find("refresh"), std::string::npos) << again.dump(1);
+  EXPECT_EQ(again["processes_spawned"], 1);  // apt-get -s upgrade, no apt-get update
+
+  // A refresh that fails (a repository gone) is reported, and the plan goes on from the old index, saying so.
+  host->write_file("/etc/apt/sources.list.d/rc-gone.list", "deb [trusted=yes] file:/srv/rc-gone ./\n");
+  json failed = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 0) << failed.dump(1);
+  EXPECT_NE(warnings_of(failed).find("refreshing the package index, older than its sources"), std::string::npos)
+      << failed.dump(1);
+  EXPECT_NE(warnings_of(failed).find("planning went on from the old index"), std::string::npos);
+  EXPECT_EQ(resource(failed, "packages:upgrade")["status"], "in-sync");
+  EXPECT_NE(resource(failed, "packages:upgrade").value("reason", "").find("refreshing it failed (apt-get update exit"),
+            std::string::npos)
+      << failed.dump(1);
+
+  // never: planned from the index as it is, whatever its age.
+  host->write_file(kState, "packages:\n  upgrade: security\n  index_max_age: never\n");
+  json never = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(code, 0) << never.dump(1);
+  EXPECT_EQ(resource(never, "packages:upgrade")["status"], "in-sync");
+}
+
+// rc-group's maintainer script adds the system group rc-docker, as docker.io adds docker.
+void add_group_package(rt::TestHost& host) {
+  const std::string script = R"SH(set -e
+d=$1/grp; mkdir -p "$d"; t=$(mktemp -d); mkdir -p "$t/DEBIAN"
+printf 'Package: rc-group\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@invalid>\nDescription: adds a group\n' \
+  > "$t/DEBIAN/control"
+printf '#!/bin/sh\nset -e\ngetent group rc-docker >/dev/null || groupadd --system rc-docker\n' > "$t/DEBIAN/postinst"
+chmod 0755 "$t/DEBIAN/postinst"
+dpkg-deb --root-owner-group -Zxz --build "$t" "$d/rc-group_1.0_all.deb" >/dev/null; rm -rf "$t"
+(cd "$d" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null)
+)SH";
+  const auto built = rt::run_command({"bash", "-c", script, "build-group", host.root_dir() + "/srv/rc-test-repos"});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  host.write_file("/etc/apt/sources.list.d/rc-group.list", "deb [trusted=yes] file:/srv/rc-test-repos/grp ./\n");
+  const auto update = host.exec({"apt-get", "update", "-q"});
+  ASSERT_EQ(update.exit_code, 0) << update.out << update.err;
+}
+
+TEST(PackagesTest, GroupAPackageOfTheRunAddsIsJoinedAfterThePackageBatch) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("pkg-group"), rt::default_bin_dir());
+  add_group_package(*host);
+  host->write_file(kState, "packages:\n  present: [rc-group]\nusers:\n  present: [{name: web, groups: [rc-docker]}]\n");
+  const auto before = host->upper_snapshot();
+  int code = -1;
+  json dry = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(code, 2) << dry.dump(1);
+  EXPECT_EQ(snapshot_changes(before, host->upper_snapshot()), std::vector<std::string>{});
+  EXPECT_EQ(resource(dry, "user:web")["status"], "drifted");
+  EXPECT_EQ(resource(dry, "user:web")["after"], json::array({"package:rc-group"}));
+
+  json applied = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 2) << applied.dump(1);
+  EXPECT_EQ(resource(applied, "user:web")["status"], "changed");
+  const auto groups = host->exec({"id", "-nG", "web"});
+  EXPECT_NE(groups.out.find("rc-docker"), std::string::npos) << groups.out;
+  json again = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 0) << again.dump(1);
+
+  // Packages of the run that add no such group: the account is planned after them and fails once they are in.
+  host->write_file(kState, "packages:\n  present: [tree]\nusers:\n  present: [{name: app, groups: [rc-qzgrp]}]\n");
+  json promised = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(resource(promised, "user:app")["after"], json::array({"package:tree"})) << promised.dump(1);
+  json broken = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 6) << broken.dump(1);
+  EXPECT_EQ(resource(broken, "user:app")["status"], "failed");
+  const std::string why = "group 'rc-qzgrp' does not exist; create it first (groupadd, or groups in the state), "
+                          "or install the package that adds it in the same run";
+  EXPECT_EQ(resource(broken, "user:app")["reason"], why);
+  EXPECT_EQ(host->exec({"id", "app"}).exit_code, 1);  // never created half way
+
+  // No package to install: the dry run fails it as the apply would.
+  json none = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(code, 4) << none.dump(1);
+  EXPECT_EQ(resource(none, "user:app")["status"], "failed");
+  EXPECT_EQ(resource(none, "user:app")["reason"], why);
+}
+
+// rc-demo.service comes from the package rc-demo-svc: a service naming no package is enabled after the run's
+// package batch, observed again there.
+TEST(PackagesTest, UnitOfAPackageOfAnotherNameIsEnabledAfterThePackageBatch) {
+  RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("pkg-unit"), rt::default_bin_dir());
+  host->write_file(kState, "packages:\n  present: [rc-demo-svc]\nservices:\n  enabled: [rc-demo]\n");
+  int code = -1;
+  json dry = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(code, 2) << dry.dump(1);
+  EXPECT_EQ(resource(dry, "service:rc-demo")["status"], "drifted");
+  EXPECT_EQ(resource(dry, "service:rc-demo")["after"], json::array({"package:rc-demo-svc"}));
+
+  json applied = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 2) << applied.dump(1);
+  EXPECT_EQ(resource(applied, "service:rc-demo")["status"], "changed") << applied.dump(1);
+  EXPECT_EQ(host->exec({"systemctl", "is-active", "rc-demo.service"}).out, "active\n");
+  json again = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 0) << again.dump(1);
+
+  // A unit no package of the run brings: it fails after the batch, suggesting package:; with nothing to install,
+  // the dry run fails it too.
+  host->write_file(kState, "packages:\n  present: [tree]\nservices:\n  enabled: [rc-nounit]\n");
+  const std::string why = "unit rc-nounit.service does not exist; if a package installs it, install that package "
+                          "in the same run and name it: {name: rc-nounit, package: PACKAGE}";
+  json broken = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 6) << broken.dump(1);
+  EXPECT_EQ(resource(broken, "service:rc-nounit")["status"], "failed");
+  EXPECT_NE(resource(broken, "service:rc-nounit").value("reason", "").find("name it: {name: rc-nounit, package: PACKAGE}"),
+            std::string::npos)
+      << broken.dump(1);
+  json none = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(code, 4) << none.dump(1);
+  EXPECT_EQ(resource(none, "service:rc-nounit")["status"], "failed");
+  EXPECT_NE(resource(none, "service:rc-nounit").value("reason", "").find("package: PACKAGE}"), std::string::npos);
+}
+
 }  // namespace

@@ -72,9 +72,7 @@ TEST(PreviewTest, DryRunPredictsWhatTheApplyDoesForTyposUnknownVersionsAndMissin
                    "packages:\n  present: [figlett, tree, {name: sl, version: \"9.9\"}, rc-demo-svc]\n"
                    "services:\n  enabled:\n"
                    "    - {name: figlet-svc, package: figlet, requires: [timezone]}\n"
-                   "    - {name: rc-nounit, requires: [timezone]}\n"
                    "    - {name: rc-demo, package: rc-demo-svc, requires: [timezone]}\n"
-                   "    - rc-ghost\n"
                    "timezone: Europe/Berlin\n");
   age_index(*host, 0);
   const auto before = host->upper_snapshot();
@@ -93,12 +91,8 @@ TEST(PreviewTest, DryRunPredictsWhatTheApplyDoesForTyposUnknownVersionsAndMissin
   // A unit that does not exist is not promised by a pending timezone change, only by its planned package.
   EXPECT_EQ(resource(dry, "service:figlet-svc")["status"], "failed");
   EXPECT_EQ(resource(dry, "service:figlet-svc")["reason"], "unit figlet-svc.service does not exist");
-  EXPECT_EQ(resource(dry, "service:rc-nounit")["status"], "failed");
   EXPECT_EQ(resource(dry, "service:rc-demo")["status"], "drifted");
   EXPECT_EQ(resource(dry, "service:rc-demo")["after"], json::array({"package:rc-demo-svc"}));
-  EXPECT_EQ(resource(dry, "service:rc-ghost")["status"], "failed");
-  EXPECT_NE(resource(dry, "service:rc-ghost").value("reason", "").find("is masked and does not exist"),
-            std::string::npos);
 
   const json applied = run_json(*host, {kState}, &code);
   EXPECT_EQ(code, 6) << applied.dump(1);
@@ -106,7 +100,27 @@ TEST(PreviewTest, DryRunPredictsWhatTheApplyDoesForTyposUnknownVersionsAndMissin
   EXPECT_EQ(resource(applied, "package:figlett")["reason"], typo);
   EXPECT_EQ(resource(applied, "service:figlet-svc")["reason"], resource(dry, "service:figlet-svc")["reason"]);
   EXPECT_EQ(resource(applied, "service:rc-demo")["status"], "changed");
-  EXPECT_EQ(resource(applied, "service:rc-ghost")["reason"], resource(dry, "service:rc-ghost")["reason"]);
+
+  // Units no package brings, in a run that installs no package: failed in the dry run as in the apply, with the
+  // hint to name the package that would.
+  host->write_file(kState,
+                   "packages:\n  present: [tree]\n"
+                   "services:\n  enabled:\n"
+                   "    - {name: rc-nounit, requires: [timezone]}\n"
+                   "    - rc-ghost\n"
+                   "timezone: Europe/Berlin\n");
+  const json missing = run_json(*host, {"--dry-run", kState}, &code);
+  EXPECT_EQ(code, 4) << missing.dump(1);
+  EXPECT_EQ(resource(missing, "service:rc-nounit")["status"], "failed");
+  EXPECT_NE(resource(missing, "service:rc-nounit").value("reason", "").find("package: PACKAGE}"), std::string::npos);
+  EXPECT_EQ(resource(missing, "service:rc-ghost")["status"], "failed");
+  EXPECT_NE(resource(missing, "service:rc-ghost").value("reason", "").find("is masked and does not exist"),
+            std::string::npos);
+  const json refused = run_json(*host, {kState}, &code);
+  EXPECT_EQ(code, 4) << refused.dump(1);
+  expect_promises_kept(missing, refused);
+  EXPECT_EQ(resource(refused, "service:rc-ghost")["reason"], resource(missing, "service:rc-ghost")["reason"]);
+  EXPECT_EQ(resource(refused, "service:rc-nounit")["reason"], resource(missing, "service:rc-nounit")["reason"]);
 }
 
 TEST(PreviewTest, OldIndexMakesUnknownNamesUnknownSayingItsAgeAndTheApplyRefreshesFirst) {

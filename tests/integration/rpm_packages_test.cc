@@ -201,7 +201,29 @@ class RpmPackagesTest : public ::testing::Test {
   void unknown_name_fails_alone(bool zypper) {
     const std::string root = make_root(zypper ? "zypper-unknown" : "dnf-unknown", zypper);
     const std::string state = write_state(root, "packages:\n  present: [rc-c, rc-bb, rc-d]\n");
+    const std::string typo = "unknown package 'rc-bb': the repositories do not have it; did you mean 'rc-b'?";
     int code = -1;
+    if (zypper) {  // zypper's queries do not refresh: fetch the metadata as a host that used zypper has it
+      const auto refreshed = rt::run_command({"zypper", "--non-interactive", "--root", root, "refresh"});
+      ASSERT_EQ(refreshed.exit_code, 0) << refreshed.out << refreshed.err;
+    }
+    // The dry run fails the typo with the apply's message, as the metadata is fresh.
+    json dry = run(root, state, true, &code);
+    EXPECT_EQ(code, 6) << dry.dump(1);
+    EXPECT_EQ(resource(dry, "package:rc-bb")["status"], "failed");
+    EXPECT_EQ(resource(dry, "package:rc-bb")["reason"], typo);
+    EXPECT_EQ(resource(dry, "package:rc-c")["status"], "drifted");
+    if (zypper) {  // metadata 12 days old: the apply refreshes it first, so the dry run cannot know
+      const auto aged = rt::run_command(
+          {"sh", "-c", "find \"$0/var/cache/zypp/raw\" \"$0/var/cache/zypp/solv\" -exec touch -d '12 days ago' {} + && "
+                 "touch -d '13 days ago' \"$0\"/etc/zypp/repos.d/*", root});
+      ASSERT_EQ(aged.exit_code, 0) << aged.err;
+      json old = run(root, state, true, &code);
+      EXPECT_EQ(resource(old, "package:rc-bb")["status"], "unknown") << old.dump(1);
+      EXPECT_EQ(resource(old, "package:rc-bb")["reason"],
+                typo + "; the repository metadata is 12 days old, so the apply refreshes it first, then installs "
+                       "rc-bb or fails");
+    }
     json applied = run(root, state, false, &code);
     EXPECT_EQ(code, 6) << applied.dump(1);
     EXPECT_EQ(resource(applied, "package:rc-bb")["reason"],

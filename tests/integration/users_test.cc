@@ -254,7 +254,7 @@ TEST(UsersTest, UnknownGroupInvalidNameAndUnlistedShellAreRefusedBeforeAnythingC
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err,
             "/tmp/state.yaml:3:7: error: users.present[0]: group 'nosuch' does not exist\n"
-            "  hint: create the group first (groupadd), or list an account of that name under users.present\n"
+            "  hint: add it under groups.present, or list an account of that name under users.present\n"
             "/tmp/state.yaml:4:7: error: users.present[1]: invalid account name 'Bob': it does not match this "
             "system's NAME_REGEX ^[a-z_][a-z0-9_-]*[$]?$\n"
             "  hint: account names are lower-case letters, digits, '_' and '-', starting with a letter or '_', at "

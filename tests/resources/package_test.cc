@@ -104,6 +104,37 @@ TEST(PackageTest, TyposAndWrongValuesAreExplained) {
   EXPECT_EQ(no_name.errors[0].message, "a package entry needs a 'name'");
 }
 
+TEST(PackageTest, IndexMaxAgeIsADurationZeroOrNever) {
+  auto plain = compile_yaml("packages:\n  latest: [openssl]\n  upgrade: security\n");
+  ASSERT_TRUE(plain.errors.empty()) << plain.errors[0].str();
+  EXPECT_EQ(package(plain, "package:openssl").index_max_age(), std::optional<std::int64_t>(86400));
+  auto upgrade = [](const engine::Compiled& c) {
+    return dynamic_cast<const UpgradeResource&>(*c.graph.resources.at(c.graph.index.at("packages:upgrade")));
+  };
+  EXPECT_EQ(upgrade(plain).index_max_age(), std::optional<std::int64_t>(86400));
+
+  auto hours = compile_yaml("packages:\n  index_max_age: 12h\n  latest: [openssl]\n  upgrade: all\n");
+  ASSERT_TRUE(hours.errors.empty()) << hours.errors[0].str();
+  EXPECT_EQ(package(hours, "package:openssl").index_max_age(), std::optional<std::int64_t>(43200));
+  EXPECT_EQ(upgrade(hours).index_max_age(), std::optional<std::int64_t>(43200));
+  auto always = compile_yaml("packages:\n  index_max_age: 0\n  present: [{name: htop, version: \"3.2\"}]\n");
+  ASSERT_TRUE(always.errors.empty()) << always.errors[0].str();
+  EXPECT_EQ(package(always, "package:htop").index_max_age(), std::optional<std::int64_t>(0));
+  EXPECT_TRUE(package(always, "package:htop").wants_fresh_index());
+  auto never = compile_yaml("packages:\n  index_max_age: never\n  latest: [openssl]\n");
+  ASSERT_TRUE(never.errors.empty()) << never.errors[0].str();
+  EXPECT_EQ(package(never, "package:openssl").index_max_age(), std::nullopt);
+
+  auto bad = compile_yaml("packages:\n  present: [nginx]\n  index_max_age: 1 day\n");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].code, ErrorCode::kInvalidValue);
+  EXPECT_EQ(bad.errors[0].location.line, 3);
+  EXPECT_EQ(bad.errors[0].location.column, 18);
+  EXPECT_EQ(bad.errors[0].key_path, "packages.index_max_age");
+  EXPECT_EQ(bad.errors[0].message, "invalid index_max_age: unknown unit ' day': use s, m, h, d or w");
+  EXPECT_EQ(bad.errors[0].hint, "write 1d or 12h (refresh an older index), 0 (refresh on every apply) or never");
+}
+
 TEST(PackageTest, ManagerBecomesTheProviderHintAndYumIsDnf) {
   auto yum = compile_yaml("packages:\n  manager: yum\n  present: [nginx]\n  upgrade: all\n");
   ASSERT_TRUE(yum.errors.empty());

@@ -258,7 +258,7 @@ TEST(ServiceTest, PredictedUnitWouldBeEnabledAndStartedOnceItsPackageInstallsIt)
 TEST(ServiceTest, BlockedServicePlansAfterItsPlannedPackage) {
   auto compiled = compile_yaml("packages:\n  present: [at]\nservices:\n  enabled: [atd]\n");
   ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
-  const auto& g = compiled.graph;
+  auto& g = compiled.graph;
   std::vector<providers::Observation> observations(g.size());
   engine::RunState state(g.size());
   // The package is not installed; the unit is missing.
@@ -275,6 +275,91 @@ TEST(ServiceTest, BlockedServicePlansAfterItsPlannedPackage) {
   EXPECT_EQ(state[atd].status, engine::Status::kDrifted);
   EXPECT_EQ(state[atd].after, std::vector<std::string>{"package:at"});
   EXPECT_TRUE(state[atd].predicted);
+}
+
+// Plans the blocked service `svc` of `state` with `package_installed` telling whether its packages are installed.
+struct BlockedPlan {
+  engine::Compiled compiled;
+  engine::RunState state;
+  std::size_t service = 0;
+};
+
+BlockedPlan plan_blocked_service(const std::string& state_text, const std::string& service_id, bool package_installed) {
+  BlockedPlan out{compile_yaml(state_text), {}, 0};
+  auto& g = out.compiled.graph;
+  EXPECT_TRUE(out.compiled.errors.empty()) << out.compiled.errors[0].str();
+  std::vector<providers::Observation> observations(g.size());
+  out.state.resize(g.size());
+  for (std::size_t v = 0; v < g.size(); ++v) {
+    if (g.resources[v]->kind() != "package") continue;
+    auto package = std::make_unique<PackageObserved>();
+    if (package_installed) {
+      package->state = InstallState::kInstalled;
+      package->version = "1.0";
+    }
+    observations[v] = providers::Observation::known(std::move(package));
+  }
+  out.service = g.index.at(service_id);
+  const std::string unit = service(out.compiled, service_id).unit();
+  observations[out.service] = providers::Observation::known(
+      std::make_unique<ServiceObserved>(seen(unit, UnitLoad::kNotFound, UnitActive::kInactive, UnitFile::kNone)));
+  observations[out.service].blocked_reason = "unit " + unit + " does not exist";
+  engine::Ledger ledger;
+  engine::plan(g, std::move(observations), out.state, ledger);
+  return out;
+}
+
+// A unit from a package of another name, without `package:`: planned after the packages the run installs, in
+// order only (a failing package does not skip it; it is observed again after them).
+TEST(ServiceTest, MissingUnitIsPlannedAfterThePackagesTheRunInstalls) {
+  auto p = plan_blocked_service(
+      "packages:\n  present: [rc-fail, tree]\n  absent: [sl]\nservices:\n  enabled: [rc-fail-svc]\n",
+      "service:rc-fail-svc", false);
+  const auto& g = p.compiled.graph;
+  const auto& item = p.state[p.service];
+  EXPECT_EQ(item.status, engine::Status::kDrifted) << item.reason;
+  EXPECT_TRUE(item.predicted);
+  EXPECT_EQ(item.after, (std::vector<std::string>{"package:rc-fail", "package:tree"}));
+  const auto requirements = g.requirements(p.service);
+  EXPECT_EQ(requirements.size(), 2u);
+  for (const std::size_t u : requirements) {
+    EXPECT_TRUE(g.edges.at({u, p.service}).order_only) << g.resources[u]->id();
+  }
+}
+
+TEST(ServiceTest, MissingUnitFailsInThePlanWhenTheRunInstallsNoPackage) {
+  auto p = plan_blocked_service("packages:\n  present: [rc-fail]\nservices:\n  enabled: [rc-fail-svc]\n",
+                                "service:rc-fail-svc", true);
+  const auto& item = p.state[p.service];
+  EXPECT_EQ(item.status, engine::Status::kFailed);
+  EXPECT_EQ(item.reason,
+            "unit rc-fail-svc.service does not exist; if a package installs it, install that package in the same "
+            "run and name it: {name: rc-fail-svc, package: PACKAGE}");
+  EXPECT_TRUE(p.compiled.graph.requirements(p.service).empty());
+}
+
+TEST(ServiceTest, MissingUnitWithANamedPackageWaitsOnlyForThatPackage) {
+  auto p = plan_blocked_service(
+      "packages:\n  present: [tree, rc-fail]\nservices:\n  enabled: [{name: rc-fail-svc, package: rc-fail}]\n",
+      "service:rc-fail-svc", false);
+  EXPECT_EQ(p.state[p.service].status, engine::Status::kDrifted);
+  EXPECT_EQ(p.state[p.service].after, std::vector<std::string>{"package:rc-fail"});
+
+  // Named, but not a package the state installs: no other package stands in for it.
+  auto q = plan_blocked_service(
+      "packages:\n  present: [tree]\nservices:\n  enabled: [{name: rc-fail-svc, package: rc-fail}]\n",
+      "service:rc-fail-svc", false);
+  EXPECT_EQ(q.state[q.service].status, engine::Status::kFailed);
+  EXPECT_EQ(q.state[q.service].reason, "unit rc-fail-svc.service does not exist");
+}
+
+// A package that waits for the service cannot also provide it: ordering the service after it would be a cycle.
+TEST(ServiceTest, MissingUnitNeverWaitsForAPackageThatWaitsForIt) {
+  auto p = plan_blocked_service(
+      "packages:\n  present: [{name: tree, requires: [service:rc-fail-svc]}]\nservices:\n  enabled: [rc-fail-svc]\n",
+      "service:rc-fail-svc", false);
+  EXPECT_EQ(p.state[p.service].status, engine::Status::kFailed);
+  EXPECT_FALSE(p.compiled.graph.order().empty());
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include "engine/graph.h"
 #include "engine/loader.h"
+#include "engine/plan.h"
 #include "engine/registry.h"
+#include "resources/package.h"
 
 namespace reconcile::resources {
 namespace {
@@ -242,6 +244,52 @@ TEST(UserTest, AnEmptyAllowListIsRefusedRatherThanLockingEveryone) {
     EXPECT_EQ(compiled.errors[0].message, "login_allowed_only is empty, which would lock every account that can log in");
     EXPECT_EQ(compiled.errors[0].key_path, "users.login_allowed_only");
   }
+}
+
+// A group that does not exist yet, joined while the run installs packages: planned from that batch (the package's
+// maintainer script may add it), against the account as seen now; with no package to install, it fails now.
+engine::RunState plan_missing_group(engine::Compiled& compiled, bool package_installed) {
+  auto& g = compiled.graph;
+  std::vector<providers::Observation> observations(g.size());
+  engine::RunState state(g.size());
+  auto package = std::make_unique<PackageObserved>();
+  if (package_installed) {
+    package->state = InstallState::kInstalled;
+    package->version = "1.0";
+  }
+  observations[g.index.at("package:docker.io")] = providers::Observation::known(std::move(package));
+  auto& web = observations[g.index.at("user:web")];
+  web = providers::Observation::known(std::make_unique<UserObserved>(account()));
+  web.blocked_reason = "group 'docker' does not exist";
+  web.after_requirements = std::make_unique<UserObserved>(account());
+  engine::Ledger ledger;
+  engine::plan(g, std::move(observations), state, ledger);
+  return state;
+}
+
+TEST(UserTest, MissingGroupIsPlannedAfterThePackagesTheRunInstalls) {
+  auto compiled = compile_yaml(
+      "packages:\n  present: [docker.io]\nusers:\n  present: [{name: web, groups: [docker]}]\n");
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto state = plan_missing_group(compiled, false);
+  const auto& web = state[compiled.graph.index.at("user:web")];
+  EXPECT_EQ(web.status, engine::Status::kDrifted) << web.reason;
+  EXPECT_TRUE(web.predicted);
+  EXPECT_EQ(web.after, std::vector<std::string>{"package:docker.io"});
+  ASSERT_EQ(web.drift.size(), 1u);
+  EXPECT_EQ(web.drift[0].field, "groups");
+}
+
+TEST(UserTest, MissingGroupFailsInThePlanWhenTheRunInstallsNoPackage) {
+  auto compiled = compile_yaml(
+      "packages:\n  present: [docker.io]\nusers:\n  present: [{name: web, groups: [docker]}]\n");
+  ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
+  const auto state = plan_missing_group(compiled, true);
+  const auto& web = state[compiled.graph.index.at("user:web")];
+  EXPECT_EQ(web.status, engine::Status::kFailed);
+  EXPECT_EQ(web.reason,
+            "group 'docker' does not exist; create it first (groupadd, or groups in the state), or install the "
+            "package that adds it in the same run");
 }
 
 }  // namespace
