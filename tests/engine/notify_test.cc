@@ -32,7 +32,7 @@ class NotifyTest : public ::testing::Test {
   void plan_with(const std::string& text, const World& world) {
     compiled_ = testing::compile_yaml(text);
     ASSERT_TRUE(compiled_.errors.empty()) << compiled_.errors[0].str();
-    const auto& g = compiled_.graph;
+    auto& g = compiled_.graph;
     std::vector<providers::Observation> observations;
     for (const auto& resource : g.resources) {
       if (resource->kind() == "file") {
