@@ -694,16 +694,25 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
       ++seen.journal_entries;
     }
   }
+  // The states a dpkg run passes through and leaves behind when it stops half way (dpkg-query(1)).
+  static const std::set<std::string, std::less<>> kUnfinished{"unpacked", "half-configured", "triggers-pending",
+                                                              "triggers-awaited"};
   std::string package;
   std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.starts_with("Package:")) package = line.substr(line.find_first_not_of(' ', 8));
-    if (!line.starts_with("Status:")) continue;
+    if (line.starts_with("Package:")) {
+      const auto start = line.find_first_not_of(' ', 8);
+      package = start == std::string::npos ? "" : line.substr(start);
+    }
+    if (!line.starts_with("Status:") || package.empty()) continue;
     const auto words = split_words(line.substr(7));
-    if (words.size() == 3 && (words[2] == "half-configured" || words[2] == "unpacked") && words[0] != "purge" &&
-        words[0] != "deinstall") {
-      seen.unconfigured.push_back(package);
+    if (words.size() != 3) continue;
+    const bool removing = words[0] == "deinstall" || words[0] == "purge";
+    if (words[2] == "half-installed") {
+      (removing ? seen.half_removed : seen.half_installed).push_back(package);
+    } else if (kUnfinished.contains(words[2])) {
+      seen.unconfigured.push_back(package + " (" + words[2] + ")");
     }
   }
   return seen;
@@ -726,13 +735,41 @@ std::vector<ChangeOutcome> AptRepairProvider::apply(Session& session, std::span<
   if (!running_system(host)) return refuse_other_root(host, changes.size());
   std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
-  const std::vector<std::string> argv{"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"};
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const ExecResult result = run(host, argv, std::chrono::minutes(30));
-    outcomes[i].steps.push_back(step_of(argv, result));
-    if (!result.ok()) {
-      outcomes[i].result = Result::kFailed;
-      outcomes[i].message = "dpkg --configure -a " + result.status_text() + ": " + result.tail_line(4);
+    const auto& seen = *changes[i].observed;
+    // Each step as dpkg(1) and dpkg --audit advise: configure what was unpacked (and run pending triggers), finish
+    // an interrupted removal, unpack again what was half-installed by an install.
+    std::vector<std::vector<std::string>> plan{{"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"}};
+    if (!seen.half_removed.empty()) {
+      std::vector<std::string> argv{"dpkg", "--remove", "--"};
+      argv.insert(argv.end(), seen.half_removed.begin(), seen.half_removed.end());
+      plan.push_back(std::move(argv));
+    }
+    if (!seen.half_installed.empty()) {
+      std::vector<std::string> args{"install", "--reinstall", "--"};
+      args.insert(args.end(), seen.half_installed.begin(), seen.half_installed.end());
+      plan.push_back(apt_get(60, std::move(args)));
+    }
+    for (const auto& argv : plan) {
+      const ExecResult result = run(host, argv, std::chrono::minutes(30));
+      outcomes[i].steps.push_back(step_of(argv, result));
+      if (result.ok()) continue;
+      // dpkg itself does not wait for its lock: "dpkg frontend lock was locked by another process with pid N".
+      if (lock_failure(result) || (result.err + result.out).find("lock was locked by") != std::string::npos) {
+        outcomes[i].result = Result::kDeferred;
+        outcomes[i].message = deferred_message(host, result, 0);
+      } else {
+        std::string command;
+        for (const auto& word : argv) {
+          if (!word.starts_with("-o") && !word.starts_with("DPkg::") && !word.starts_with("Dpkg::") &&
+              !word.starts_with("--force-")) {
+            command += (command.empty() ? "" : " ") + word;
+          }
+        }
+        outcomes[i].result = Result::kFailed;
+        outcomes[i].message = command + " " + result.status_text() + ": " + result.tail_line(4);
+      }
+      break;
     }
   }
   return outcomes;
