@@ -549,6 +549,15 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
     seen->today = now;
     seen->nologin_shell = db->nologin_shell;
     const PasswdEntry* entry = db->find(user.name());
+    if (entry == nullptr && !db->malformed.empty()) {
+      // glibc may still resolve the account from a line we cannot read: "absent" would be a guess.
+      std::string lines;
+      for (const auto& line : db->malformed) lines += (lines.empty() ? "" : ", ") + line;
+      out.push_back(Observation::unknown("not observable: '" + user.name() + "' is not among the accounts read, and "
+                                         "/etc/passwd has lines that cannot be read as accounts: " + lines +
+                                         " (fix them, or check them with pwck -r)"));
+      continue;
+    }
     if (entry == nullptr) {
       out.push_back(Observation::known(std::move(seen)));
       continue;
