@@ -331,7 +331,7 @@ void verify(const ResourceGraph& graph, RunState& state, providers::Session& ses
         for (const auto& field : left) {
           what += (what.empty() ? "" : "; ") + field.field + " is " + field.observed + " (desired " + field.desired + ")";
         }
-        item.reason += left.empty() ? "; observed again: as desired (the tool failed after its change)"
+        item.reason += left.empty() ? "; observed again: as desired after all"
                                     : "; observed again, it left: " + what;
         item.observed = std::move(seen[i].state);
         item.drift = left;

@@ -372,10 +372,16 @@ KindSpec packages_kind() {
     }
     // The repair of an interrupted dpkg comes with any package work through apt (or the host's default manager,
     // which the provider finds has no dpkg elsewhere); `repair_interrupted: false` opts out, `true` forces it.
-    const bool package_work = value.find("present") || value.find("absent") || value.find("latest") ||
-                              value.find("upgrade") || value.find("preset");
-    bool repair = package_work && (defaults.manager.empty() || defaults.manager == "apt");
-    const Node* repair_at = &value;
+    // It is located at the first key with package work (`upgrade: none` is none).
+    const Node* repair_at = nullptr;
+    for (const char* key : {"present", "absent", "latest", "upgrade", "preset"}) {
+      const Node* work = value.find(key);
+      if (work == nullptr || (work->is_scalar() && work->scalar == "none")) continue;
+      repair_at = work;
+      break;
+    }
+    bool repair = repair_at != nullptr && (defaults.manager.empty() || defaults.manager == "apt");
+    if (repair_at == nullptr) repair_at = &value;
     if (const Node* r = value.find("repair_interrupted")) {
       auto wanted = reader.boolean(*r);
       if (wanted) repair = *wanted;

@@ -50,7 +50,7 @@ TEST_F(VerifyTest, AToolThatFailedAfterItsChangeSaysTheResourceIsAsDesiredYetSta
   fake_->half_done = {{"late", "on"}};
   run("fakes: [{name: late}]\n");
   EXPECT_EQ(at("fake:late").status, Status::kFailed);
-  EXPECT_EQ(at("fake:late").reason, "it broke; observed again: as desired (the tool failed after its change)");
+  EXPECT_EQ(at("fake:late").reason, "it broke; observed again: as desired after all");
 }
 
 TEST_F(VerifyTest, AToolThatFailedBeforeChangingAnythingKeepsItsOwnMessage) {
