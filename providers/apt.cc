@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -688,25 +689,44 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
     seen.has_dpkg = false;
     return seen;
   }
+  // Each package's status as dpkg sees it: the status file, then its journal's updates in order (a run killed
+  // before dpkg merged them has its latest states only there).
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> status;
+  const auto read_stanzas = [&](const std::string& stanzas) {
+    std::string package;
+    std::istringstream in(stanzas);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.starts_with("Package:")) {
+        const auto start = line.find_first_not_of(' ', 8);
+        package = start == std::string::npos ? "" : line.substr(start);
+      }
+      if (!line.starts_with("Status:") || package.empty()) continue;
+      if (!status.contains(package)) order.push_back(package);
+      status[package] = split_words(line.substr(7));
+    }
+  };
+  read_stanzas(*text);
+  std::vector<std::string> journal;
   for (const auto& name : entries_of(host.path(kUpdatesDir))) {
     // dpkg's journal: files named by a number; "tmp.i" is its scratch file.
     if (!name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      ++seen.journal_entries;
+      journal.push_back(name);
     }
+  }
+  seen.journal_entries = journal.size();
+  std::sort(journal.begin(), journal.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  for (const auto& name : journal) {
+    if (auto update = read_file(host.path(std::string(kUpdatesDir) + "/" + name))) read_stanzas(*update);
   }
   // The states a dpkg run passes through and leaves behind when it stops half way (dpkg-query(1)).
   static const std::set<std::string, std::less<>> kUnfinished{"unpacked", "half-configured", "triggers-pending",
                                                               "triggers-awaited"};
-  std::string package;
-  std::istringstream in(*text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("Package:")) {
-      const auto start = line.find_first_not_of(' ', 8);
-      package = start == std::string::npos ? "" : line.substr(start);
-    }
-    if (!line.starts_with("Status:") || package.empty()) continue;
-    const auto words = split_words(line.substr(7));
+  for (const auto& package : order) {
+    const auto& words = status[package];
     if (words.size() != 3) continue;
     const bool removing = words[0] == "deinstall" || words[0] == "purge";
     if (words[2] == "half-installed") {
@@ -736,40 +756,41 @@ std::vector<ChangeOutcome> AptRepairProvider::apply(Session& session, std::span<
   std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const auto& seen = *changes[i].observed;
     // Each step as dpkg(1) and dpkg --audit advise: configure what was unpacked (and run pending triggers), finish
-    // an interrupted removal, unpack again what was half-installed by an install.
-    std::vector<std::vector<std::string>> plan{{"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"}};
-    if (!seen.half_removed.empty()) {
-      std::vector<std::string> argv{"dpkg", "--remove", "--"};
-      argv.insert(argv.end(), seen.half_removed.begin(), seen.half_removed.end());
-      plan.push_back(std::move(argv));
-    }
-    if (!seen.half_installed.empty()) {
-      std::vector<std::string> args{"install", "--reinstall", "--"};
-      args.insert(args.end(), seen.half_installed.begin(), seen.half_installed.end());
-      plan.push_back(apt_get(60, std::move(args)));
-    }
-    for (const auto& argv : plan) {
+    // an interrupted removal, unpack again what was half-installed by an install. What is half done is read again
+    // after the configure, which also merges dpkg's journal.
+    const auto step = [&](const std::vector<std::string>& argv) {
       const ExecResult result = run(host, argv, std::chrono::minutes(30));
       outcomes[i].steps.push_back(step_of(argv, result));
-      if (result.ok()) continue;
+      if (result.ok()) return true;
       // dpkg itself does not wait for its lock: "dpkg frontend lock was locked by another process with pid N".
       if (lock_failure(result) || (result.err + result.out).find("lock was locked by") != std::string::npos) {
         outcomes[i].result = Result::kDeferred;
         outcomes[i].message = deferred_message(host, result, 0);
-      } else {
-        std::string command;
-        for (const auto& word : argv) {
-          if (!word.starts_with("-o") && !word.starts_with("DPkg::") && !word.starts_with("Dpkg::") &&
-              !word.starts_with("--force-")) {
-            command += (command.empty() ? "" : " ") + word;
-          }
-        }
-        outcomes[i].result = Result::kFailed;
-        outcomes[i].message = command + " " + result.status_text() + ": " + result.tail_line(4);
+        return false;
       }
-      break;
+      std::string command;
+      for (const auto& word : argv) {
+        if (!word.starts_with("-o") && !word.starts_with("DPkg::") && !word.starts_with("Dpkg::") &&
+            !word.starts_with("--force-")) {
+          command += (command.empty() ? "" : " ") + word;
+        }
+      }
+      outcomes[i].result = Result::kFailed;
+      outcomes[i].message = command + " " + result.status_text() + ": " + result.tail_line(4);
+      return false;
+    };
+    if (!step({"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"})) continue;
+    const auto seen = observe_interrupted(host);
+    if (!seen.half_removed.empty()) {
+      std::vector<std::string> argv{"dpkg", "--remove", "--"};
+      argv.insert(argv.end(), seen.half_removed.begin(), seen.half_removed.end());
+      if (!step(argv)) continue;
+    }
+    if (!seen.half_installed.empty()) {
+      std::vector<std::string> args{"install", "--reinstall", "--"};
+      args.insert(args.end(), seen.half_installed.begin(), seen.half_installed.end());
+      if (!step(apt_get(60, std::move(args)))) continue;
     }
   }
   return outcomes;

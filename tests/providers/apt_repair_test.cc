@@ -47,6 +47,22 @@ TEST(AptRepairTest, EveryStateOfAStoppedDpkgRunIsInterrupted) {
   EXPECT_TRUE(repair.diff(providers::observe_interrupted(host)).empty());
 }
 
+TEST(AptRepairTest, TheJournalsUpdatesCountOverTheStatusFile) {
+  testing::TempRoot dir;
+  providers::Host host;
+  host.root = dir.path();
+  // A run killed before dpkg merged its journal: the latest states are only in /var/lib/dpkg/updates/.
+  dir.write("var/lib/dpkg/status", "Package: svc\nStatus: deinstall ok config-files\n\n"
+                                   "Package: ok\nStatus: install ok installed\n");
+  dir.write("var/lib/dpkg/updates/0000", "Package: svc\nStatus: install reinstreq half-installed\n");
+  dir.write("var/lib/dpkg/updates/0001", "Package: ok\nStatus: install ok unpacked\n");
+  dir.write("var/lib/dpkg/updates/0002", "Package: ok\nStatus: install ok half-configured\n");
+  const auto seen = providers::observe_interrupted(host);
+  EXPECT_EQ(seen.journal_entries, 3u);
+  EXPECT_EQ(seen.half_installed, std::vector<std::string>{"svc"});
+  EXPECT_EQ(seen.unconfigured, std::vector<std::string>{"ok (half-configured)"});
+}
+
 bool has_repair(const engine::Compiled& compiled) { return compiled.graph.index.contains(std::string(resources::kRepairId)); }
 
 TEST(AptRepairTest, StatesWithPackageWorkThroughAptGetTheRepairUnlessTheyOptOut) {
