@@ -374,8 +374,10 @@ struct KillPoint {
 std::vector<KillPoint> kill_points(int count) {
   const std::vector<KillPoint> on_tools{{true, "apt-get", "install", "parent"}, {true, "dpkg", "--unpack", "mid"},
                                         {true, "dpkg", "--configure", "tree"},  {true, "useradd", "-", "mid"},
-                                        {true, "usermod", "-", "parent"},      {true, "mkswap", "-", "tree"},
+                                        {true, "apt-get", "install", "tree"},  {true, "swapon", "-", "tree"},
                                         {true, "swapon", "-", "parent"}};
+  // (usermod and mkswap are called on the first apply only: the off state leaves daemon locked and the swap
+  // file with its signature; the timed kills cover that first apply's calls.)
   const std::vector<KillPoint> off_tools{{false, "apt-get", "remove", "mid"}, {false, "dpkg", "--remove", "tree"},
                                          {false, "userdel", "-", "parent"}, {false, "swapoff", "-", "tree"}};
   std::vector<KillPoint> points;
