@@ -298,16 +298,46 @@ void execute(const ResourceGraph& graph, RunState& state, providers::Session& se
 }
 
 void verify(const ResourceGraph& graph, RunState& state, providers::Session& session) {
-  std::map<const providers::Provider*, std::vector<std::size_t>> changed;
+  // What changed is observed again to prove it converged; what failed while its change was applied (planned
+  // against a real observation, then failed) is observed again to say what the failing tool left behind.
+  std::map<const providers::Provider*, std::vector<std::size_t>> again;
   for (std::size_t v = 0; v < graph.size(); ++v) {
-    if (state[v].status == Status::kChanged) changed[state[v].provider].push_back(v);
+    const auto& item = state[v];
+    const bool failed_applying = item.status == Status::kFailed && item.provider != nullptr &&
+                                 item.observed != nullptr && !item.drift.empty() && !item.predicted;
+    if (item.status == Status::kChanged || failed_applying) again[item.provider].push_back(v);
   }
-  for (auto& [provider, members] : changed) {
+  for (auto& [provider, members] : again) {
     std::vector<const resources::Resource*> batch;
     for (const std::size_t v : members) batch.push_back(graph.resources[v].get());
     auto seen = observe_batch(*provider, session, batch);
     for (std::size_t i = 0; i < members.size(); ++i) {
       auto& item = state[members[i]];
+      const bool observed = i < seen.size() && seen[i].state != nullptr && seen[i].blocked_reason.empty();
+      if (item.status == Status::kFailed) {
+        if (!observed) {
+          item.reason += "; what it left cannot be observed" +
+                         (i < seen.size() && !seen[i].unknown_reason.empty() ? ": " + seen[i].unknown_reason : "");
+          continue;
+        }
+        // A tool that failed before changing anything left nothing new to say.
+        const auto fields = [](const resources::Observed& o) {
+          std::vector<std::pair<std::string, std::string>> out;
+          for (const auto& f : o.fields()) out.emplace_back(f.name, f.value);
+          return out;
+        };
+        if (fields(*seen[i].state) == fields(*item.observed)) continue;
+        const auto left = graph.resources[members[i]]->diff(*seen[i].state);
+        std::string what;
+        for (const auto& field : left) {
+          what += (what.empty() ? "" : "; ") + field.field + " is " + field.observed + " (desired " + field.desired + ")";
+        }
+        item.reason += left.empty() ? "; observed again: as desired after all"
+                                    : "; observed again, it left: " + what;
+        item.observed = std::move(seen[i].state);
+        item.drift = left;
+        continue;
+      }
       if (i >= seen.size() || seen[i].state == nullptr) {
         item.status = Status::kFailed;
         item.reason = "not converged: cannot observe it again: " + (i < seen.size() ? seen[i].unknown_reason : "");

@@ -179,7 +179,8 @@ void plan(ResourceGraph& graph, std::vector<providers::Observation> observations
     item.status = item.drift.empty() ? Status::kInSync : Status::kDrifted;
     if (item.status == Status::kInSync) item.reason = seen.note;
     if (item.status == Status::kDrifted && resource.labels_drift()) {
-      item.label = ledger.label(resource.id(), resource.desired_fields());
+      item.label = resource.drift_is_corrective() ? Label::kCorrective
+                                                  : ledger.label(resource.id(), resource.desired_fields());
     }
   }
   for (const std::size_t v : later) {

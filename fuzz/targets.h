@@ -20,6 +20,8 @@
 #include "engine/registry.h"
 #include "providers/account_db.h"
 #include "providers/dpkg_status.h"
+#include "providers/file_text.h"
+#include "resources/file_claim.h"
 
 namespace reconcile::fuzz {
 
@@ -133,12 +135,67 @@ inline void login_defs(std::string_view text) {
   (void)providers::parse_shells(text);
 }
 
+/// /etc/fstab as swap and mounts read and edit it (providers/file_text.h): every byte is kept, every record
+/// found is read back, and the swap's own record set, read back and removed leaves the other records alone.
+inline void fstab(std::string_view text) {
+  using resources::Fragment;
+  using resources::FragmentKind;
+  auto parsed = providers::FileText::parse(text);
+  if (!parsed) return;
+  if (parsed->bytes() != text) std::abort();
+  const auto records = parsed->all(FragmentKind::kFstabRecord);
+  for (const auto& [key, record] : records) {
+    const Fragment fragment{FragmentKind::kFstabRecord, key};
+    const auto got = parsed->get(fragment);
+    if (!got || parsed->occurrences(fragment) == 0) std::abort();
+  }
+  providers::FileText edited = *parsed;
+  const Fragment swap = resources::fstab_record("/fuzz-swapfile", "none");
+  const auto set = edited.set(swap, "/fuzz-swapfile none swap sw 0 0");
+  if (!set) return;
+  if (edited.get(swap) != std::optional<std::string>("/fuzz-swapfile none swap sw 0 0")) std::abort();
+  if (edited.occurrences(swap) != 1) std::abort();
+  // Written and read again, the file says the same.
+  auto reread = providers::FileText::parse(edited.bytes());
+  if (!reread || reread->get(swap) != edited.get(swap)) std::abort();
+  // Set again: nothing changes.
+  const auto again = edited.set(swap, "/fuzz-swapfile none swap sw 0 0");
+  if (!again || *again) std::abort();
+  if (!edited.remove(swap) || edited.get(swap).has_value()) std::abort();
+  // The other records are still there, as they were.
+  for (const auto& [key, record] : records) {
+    if (key == "/fuzz-swapfile") continue;
+    const Fragment fragment{FragmentKind::kFstabRecord, key};
+    if (edited.get(fragment) != parsed->get(fragment)) std::abort();
+  }
+}
+
+/// A laitos configuration through the laitos front-end: detected by content or read as laitos, compiled to
+/// native keys, then through the compiler. Errors must say where, and nothing may throw or crash.
+inline void laitos(std::string_view text) {
+  (void)engine::detect_front_end(text);
+  std::vector<resources::Error> errors;
+  std::vector<std::string> notes;
+  resources::Node root = engine::parse_text("laitos.json", std::string(text), errors, fuzz_limits(),
+                                            &engine::laitos_front_end(), &notes);
+  require_located(errors);
+  if (errors.empty()) compile_checked(root);
+  // Detected by content, as `reconcile apply laitos.json` reads it.
+  if (&engine::detect_front_end(text) == &engine::laitos_front_end()) {
+    std::vector<resources::Error> detected_errors;
+    resources::Node detected = engine::parse_text("laitos.json", std::string(text), detected_errors, fuzz_limits());
+    require_located(detected_errors);
+    if (detected_errors.size() != errors.size()) std::abort();
+  }
+}
+
 /// Every target by name.
 inline const std::map<std::string, std::function<void(std::string_view)>, std::less<>>& targets() {
   static const std::map<std::string, std::function<void(std::string_view)>, std::less<>> kTargets{
       {"yaml_loader", yaml_loader}, {"json_loader", json_loader}, {"layering", layering},
       {"dpkg_status", dpkg_status}, {"passwd", passwd},           {"shadow", shadow},
-      {"group", group},             {"login_defs", login_defs},
+      {"group", group},             {"login_defs", login_defs},   {"fstab", fstab},
+      {"laitos", laitos},
   };
   return kTargets;
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -732,22 +733,50 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
     seen.has_dpkg = false;
     return seen;
   }
+  // Each package's status as dpkg sees it: the status file, then its journal's updates in order (a run killed
+  // before dpkg merged them has its latest states only there).
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::string>> status;
+  const auto read_stanzas = [&](const std::string& stanzas) {
+    std::string package;
+    std::istringstream in(stanzas);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.starts_with("Package:")) {
+        const auto start = line.find_first_not_of(' ', 8);
+        package = start == std::string::npos ? "" : line.substr(start);
+      }
+      if (!line.starts_with("Status:") || package.empty()) continue;
+      if (!status.contains(package)) order.push_back(package);
+      status[package] = split_words(line.substr(7));
+    }
+  };
+  read_stanzas(*text);
+  std::vector<std::string> journal;
   for (const auto& name : entries_of(host.path(kUpdatesDir))) {
     // dpkg's journal: files named by a number; "tmp.i" is its scratch file.
     if (!name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      ++seen.journal_entries;
+      journal.push_back(name);
     }
   }
-  std::string package;
-  std::istringstream in(*text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("Package:")) package = line.substr(line.find_first_not_of(' ', 8));
-    if (!line.starts_with("Status:")) continue;
-    const auto words = split_words(line.substr(7));
-    if (words.size() == 3 && (words[2] == "half-configured" || words[2] == "unpacked") && words[0] != "purge" &&
-        words[0] != "deinstall") {
-      seen.unconfigured.push_back(package);
+  seen.journal_entries = journal.size();
+  std::sort(journal.begin(), journal.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  for (const auto& name : journal) {
+    if (auto update = read_file(host.path(std::string(kUpdatesDir) + "/" + name))) read_stanzas(*update);
+  }
+  // The states a dpkg run passes through and leaves behind when it stops half way (dpkg-query(1)).
+  static const std::set<std::string, std::less<>> kUnfinished{"unpacked", "half-configured", "triggers-pending",
+                                                              "triggers-awaited"};
+  for (const auto& package : order) {
+    const auto& words = status[package];
+    if (words.size() != 3) continue;
+    const bool removing = words[0] == "deinstall" || words[0] == "purge";
+    if (words[2] == "half-installed") {
+      (removing ? seen.half_removed : seen.half_installed).push_back(package);
+    } else if (kUnfinished.contains(words[2])) {
+      seen.unconfigured.push_back(package + " (" + words[2] + ")");
     }
   }
   return seen;
@@ -770,13 +799,42 @@ std::vector<ChangeOutcome> AptRepairProvider::apply(Session& session, std::span<
   if (!running_system(host)) return refuse_other_root(host, changes.size());
   std::lock_guard guard(session.state<PackageTransactions>().mutex);
   std::vector<ChangeOutcome> outcomes(changes.size());
-  const std::vector<std::string> argv{"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"};
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const ExecResult result = run(host, argv, std::chrono::minutes(30));
-    outcomes[i].steps.push_back(step_of(argv, result));
-    if (!result.ok()) {
+    // Each step as dpkg(1) and dpkg --audit advise: configure what was unpacked (and run pending triggers), finish
+    // an interrupted removal, unpack again what was half-installed by an install. What is half done is read again
+    // after the configure, which also merges dpkg's journal.
+    const auto step = [&](const std::vector<std::string>& argv) {
+      const ExecResult result = run(host, argv, std::chrono::minutes(30));
+      outcomes[i].steps.push_back(step_of(argv, result));
+      if (result.ok()) return true;
+      // dpkg itself does not wait for its lock: "dpkg frontend lock was locked by another process with pid N".
+      if (lock_failure(result) || (result.err + result.out).find("lock was locked by") != std::string::npos) {
+        outcomes[i].result = Result::kDeferred;
+        outcomes[i].message = deferred_message(host, result, 0);
+        return false;
+      }
+      std::string command;
+      for (const auto& word : argv) {
+        if (!word.starts_with("-o") && !word.starts_with("DPkg::") && !word.starts_with("Dpkg::") &&
+            !word.starts_with("--force-")) {
+          command += (command.empty() ? "" : " ") + word;
+        }
+      }
       outcomes[i].result = Result::kFailed;
-      outcomes[i].message = "dpkg --configure -a " + result.status_text() + ": " + result.tail_line(4);
+      outcomes[i].message = command + " " + result.status_text() + ": " + result.tail_line(4);
+      return false;
+    };
+    if (!step({"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"})) continue;
+    const auto seen = observe_interrupted(host);
+    if (!seen.half_removed.empty()) {
+      std::vector<std::string> argv{"dpkg", "--remove", "--"};
+      argv.insert(argv.end(), seen.half_removed.begin(), seen.half_removed.end());
+      if (!step(argv)) continue;
+    }
+    if (!seen.half_installed.empty()) {
+      std::vector<std::string> args{"install", "--reinstall", "--"};
+      args.insert(args.end(), seen.half_installed.begin(), seen.half_installed.end());
+      if (!step(apt_get(60, std::move(args)))) continue;
     }
   }
   return outcomes;

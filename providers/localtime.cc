@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
+#include <expected>
 #include <system_error>
 
 #include "providers/fs.h"
@@ -18,10 +18,13 @@ constexpr std::string_view kZoneinfo = "/usr/share/zoneinfo";
 constexpr std::string_view kLocaltime = "/etc/localtime";
 constexpr std::string_view kTimezoneFile = "/etc/timezone";
 
-bool is_zone_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && std::string_view(magic, 4) == "TZif";
+// Whether `path` is a TZif file; why not otherwise ("not a regular file (a FIFO)"). Read like every host file:
+// non-blocking and regular files only, so a FIFO or a device in the zone database fails the observation at once.
+std::expected<void, std::string> is_zone_file(const std::filesystem::path& path) {
+  auto text = read_file(path, 4u << 20);
+  if (!text) return std::unexpected(text.error());
+  if (!text->starts_with("TZif")) return std::unexpected("no TZif header");
+  return {};
 }
 
 // What /etc/localtime resolves to, as a zone name when it points into the zone database.
@@ -49,8 +52,9 @@ void observe_link(const Host& host, resources::TimezoneObserved& seen) {
     const std::string with_slash = std::string(prefix) + "/";
     if (text.starts_with(with_slash)) {
       seen.zone = text.substr(with_slash.size());
-      seen.zone_known = is_zone_file(host.path(text));
-      if (!seen.zone_known) seen.zone += " (not a zone file)";
+      const auto zone_file = is_zone_file(host.path(text));
+      seen.zone_known = zone_file.has_value();
+      if (!seen.zone_known) seen.zone += " (not a zone file: " + zone_file.error() + ")";
       return;
     }
   }

@@ -617,6 +617,22 @@ std::vector<Observation> ShadowProvider::observe(Session& session, std::span<con
     seen->today = now;
     seen->nologin_shell = db->nologin_shell;
     const PasswdEntry* entry = db->find(user.name());
+    // glibc may still resolve the account from a line we cannot read that names it: "absent" would be a guess.
+    // Lines are listed as "line N ('text')"; one without a ':' names nobody, for glibc too.
+    std::string lines;
+    for (const auto& line : db->malformed) {
+      const auto open = line.find("('");
+      const std::string text = open == std::string::npos ? line : line.substr(open + 2);
+      const auto colon = text.find(':');
+      if (colon == std::string::npos || text.substr(0, colon) != user.name()) continue;
+      lines += (lines.empty() ? "" : ", ") + line;
+    }
+    if (entry == nullptr && !lines.empty()) {
+      out.push_back(Observation::unknown("not observable: '" + user.name() + "' is not among the accounts read, and "
+                                         "/etc/passwd has lines that cannot be read as accounts: " + lines +
+                                         " (fix them, or check them with pwck -r)"));
+      continue;
+    }
     if (entry == nullptr) {
       out.push_back(Observation::known(std::move(seen)));
       block_on_missing_groups(user, *db, resources, out.back());

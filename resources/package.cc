@@ -122,12 +122,18 @@ std::vector<std::string> UpgradeResource::auto_requires() const { return {std::s
 
 std::vector<Field> InterruptedObserved::fields() const {
   if (!has_dpkg) return {{"interrupted", "no (no dpkg database)"}};
-  std::string names;
-  for (const auto& name : unconfigured) names += (names.empty() ? "" : ", ") + name;
-  const bool interrupted = journal_entries > 0 || !unconfigured.empty();
+  const auto joined = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+  };
+  const bool interrupted =
+      journal_entries > 0 || !unconfigured.empty() || !half_installed.empty() || !half_removed.empty();
   std::vector<Field> out{{"interrupted", interrupted ? "yes" : "no"}};
   if (journal_entries > 0) out.push_back({"journal entries", std::to_string(journal_entries)});
-  if (!names.empty()) out.push_back({"not configured", names});
+  if (!unconfigured.empty()) out.push_back({"not configured", joined(unconfigured)});
+  if (!half_installed.empty()) out.push_back({"half-installed", joined(half_installed)});
+  if (!half_removed.empty()) out.push_back({"half-removed", joined(half_removed)});
   return out;
 }
 
@@ -138,13 +144,19 @@ RepairResource::RepairResource(Location location, std::string key_path)
 
 Drift RepairResource::diff_of(const InterruptedObserved& seen) const {
   Drift drift;
-  if (!seen.has_dpkg || (seen.journal_entries == 0 && seen.unconfigured.empty())) return drift;
+  if (!seen.has_dpkg || (seen.journal_entries == 0 && seen.unconfigured.empty() && seen.half_installed.empty() &&
+                         seen.half_removed.empty())) {
+    return drift;
+  }
   std::string what;
   if (seen.journal_entries > 0) what = std::to_string(seen.journal_entries) + " entries in dpkg's journal";
-  if (!seen.unconfigured.empty()) {
+  for (const auto& [label, list] : {std::pair{"not configured: ", &seen.unconfigured},
+                                    std::pair{"half-installed: ", &seen.half_installed},
+                                    std::pair{"half-removed: ", &seen.half_removed}}) {
+    if (list->empty()) continue;
     std::string names;
-    for (const auto& name : seen.unconfigured) names += (names.empty() ? "" : ", ") + name;
-    what += (what.empty() ? "" : "; ") + std::string("not configured: ") + names;
+    for (const auto& name : *list) names += (names.empty() ? "" : ", ") + name;
+    what += (what.empty() ? "" : "; ") + std::string(label) + names;
   }
   drift.push_back(drift_of(RepairField::kInterrupted, "yes (" + what + ")", "no",
                            "a package run stopped half way; dpkg --configure -a finishes it before other package work"));
@@ -375,10 +387,24 @@ KindSpec packages_kind() {
         }
       }
     }
-    if (const Node* r = value.find("repair_interrupted")) {
-      auto repair = reader.boolean(*r);
-      if (repair && *repair) context.add(std::make_unique<RepairResource>(r->location, r->path));
+    // The repair of an interrupted dpkg comes with any package work through apt (or the host's default manager,
+    // which the provider finds has no dpkg elsewhere); `repair_interrupted: false` opts out, `true` forces it.
+    // It is located at the first key with package work (`upgrade: none` is none).
+    const Node* repair_at = nullptr;
+    for (const char* key : {"present", "absent", "latest", "upgrade", "preset"}) {
+      const Node* work = value.find(key);
+      if (work == nullptr || (work->is_scalar() && work->scalar == "none")) continue;
+      repair_at = work;
+      break;
     }
+    bool repair = repair_at != nullptr && (defaults.manager.empty() || defaults.manager == "apt");
+    if (repair_at == nullptr) repair_at = &value;
+    if (const Node* r = value.find("repair_interrupted")) {
+      auto wanted = reader.boolean(*r);
+      if (wanted) repair = *wanted;
+      repair_at = r;
+    }
+    if (repair) context.add(std::make_unique<RepairResource>(repair_at->location, repair_at->path));
     if (const Node* p = value.find("preset")) {
       auto preset = reader.string(*p, "a preset name (admin-tools)");
       if (preset) {

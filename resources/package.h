@@ -148,14 +148,17 @@ class UpgradeResource : public ResourceOf<UpgradesObserved> {
   std::optional<std::int64_t> index_max_age_ = kDefaultIndexMaxAge;
 };
 
-/// `packages.repair_interrupted: true`: a package run that stopped half way (dpkg's journal in
-/// /var/lib/dpkg/updates/, packages left unpacked or half-configured) is finished with `dpkg --configure -a`
-/// before any other package work. Its id is `package-repair:interrupted`.
+/// A package run that stopped half way (dpkg's journal in /var/lib/dpkg/updates/, packages left half-installed,
+/// unpacked, half-configured or with triggers pending) is finished with `dpkg --configure -a` before any other
+/// package work. Added to every state that manages packages with apt unless `packages.repair_interrupted: false`.
+/// Its id is `package-repair:interrupted`.
 class InterruptedObserved : public Observed {
  public:
-  bool has_dpkg = true;                   // false on a host without a dpkg database: nothing to repair
-  std::size_t journal_entries = 0;        // files in /var/lib/dpkg/updates/
-  std::vector<std::string> unconfigured;  // packages unpacked or half-configured
+  bool has_dpkg = true;                     // false on a host without a dpkg database: nothing to repair
+  std::size_t journal_entries = 0;          // files in /var/lib/dpkg/updates/
+  std::vector<std::string> unconfigured;    // "name (state)": unpacked, half-configured, triggers pending/awaited
+  std::vector<std::string> half_installed;  // packages dpkg must unpack again (reinstalled through apt)
+  std::vector<std::string> half_removed;    // half-installed by a removal or purge: dpkg finishes it
   std::vector<Field> fields() const override;
 };
 
@@ -167,6 +170,8 @@ class RepairResource : public ResourceOf<InterruptedObserved> {
   RepairResource(Location location, std::string key_path);
   std::vector<Field> desired_fields() const override { return {{"interrupted", "no"}}; }
   Drift diff_of(const InterruptedObserved& seen) const override;
+  /// A repair puts back what a killed run broke: corrective whatever the ledger says.
+  bool drift_is_corrective() const override { return true; }
 };
 
 inline constexpr std::string_view kRepairId = "package-repair:interrupted";

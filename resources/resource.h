@@ -123,6 +123,8 @@ class Resource {
   /// Whether its drift is labelled intended or corrective from the ledger; not for what is due every run
   /// (a script about to run, a check about to be probed).
   virtual bool labels_drift() const { return true; }
+  /// Whether its drift is always a repair of the host (an interrupted dpkg), labelled corrective without the ledger.
+  virtual bool drift_is_corrective() const { return false; }
   /// The desired fields, for reports and the ledger of last-applied values.
   virtual std::vector<Field> desired_fields() const = 0;
   /// What differs between desired and observed; empty when in sync.

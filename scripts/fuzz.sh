@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/) with clang++ in build-fuzz/ and runs each for SECONDS (default 400: about
+# Builds the libFuzzer targets (fuzz/) with clang++ in build-fuzz/ and runs each for SECONDS (default 360: about
 # an hour for all of them), niced. Usage: scripts/fuzz.sh [SECONDS-per-target] [TARGET...]
 # The corpus of each target grows in build-fuzz/corpus/<target>/, seeded from fuzz/seeds/, examples/ and the
 # test-host image's own host files; a crash leaves its input in build-fuzz/artifacts/<target>/ and makes the
-# script exit 1. Turn every crash into a unit test (tests/fuzz/regression_test.cc) before fixing it.
+# script exit 1. Turn every crash into a regression input (fuzz/regressions/<target>/, replayed by the unit suite
+# in tests/engine/fuzz_regression_test.cc) before fixing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-400}
+seconds=${1:-360}
 shift || true
 cxx=${RECONCILE_FUZZ_CXX:-$(command -v clang++-19 || true)}
 [[ -n $cxx ]] || { echo "fuzz: clang++-19 missing (scripts/setup.sh --test installs it)" >&2; exit 1; }
@@ -19,7 +20,7 @@ nice -n 19 cmake --build build-fuzz -j"${RECONCILE_FUZZ_JOBS:-2}" --target fuzz_
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(yaml_loader json_loader layering dpkg_status passwd shadow group login_defs)
+  targets=(yaml_loader json_loader layering dpkg_status passwd shadow group login_defs fstab laitos)
 fi
 
 # The seeds: checked-in small ones, every example state, and the image's real host files when it is built.
@@ -39,6 +40,7 @@ for t in "${targets[@]}"; do
 done
 seed yaml_loader examples/*.yaml examples/fleet/*.yaml
 seed json_loader examples/fleet/*.json
+seed laitos examples/laitos.json
 for a in examples/*.yaml; do  # pairs of examples, as the layering target reads them (NUL between the files)
   printf '%s\0%s' "$(cat examples/fleet/common.yaml)" "$(cat "$a")" >"build-fuzz/corpus/layering/seed-fleet-$(basename "$a")"
 done
@@ -48,6 +50,7 @@ if [[ -n $image ]]; then
   seed shadow "$image/etc/shadow"
   seed group "$image/etc/group"
   seed login_defs "$image/etc/login.defs" "$image/etc/adduser.conf" "$image/etc/shells"
+  seed fstab "$image/etc/fstab"
 fi
 
 failed=()

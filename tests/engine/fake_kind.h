@@ -63,6 +63,8 @@ class FakeProvider : public providers::ProviderOf<const FakeResource*, FakeObser
   explicit FakeProvider(std::string name = "fake") : name_(std::move(name)) {}
   mutable std::map<std::string, std::string> world;
   mutable std::set<std::string> failing, blocked, unobservable, stuck;
+  /// Names in `failing` whose failed apply still leaves this value behind (a tool that fails half way).
+  mutable std::map<std::string, std::string> half_done;
   /// Names whose batch makes observe() or apply() throw std::runtime_error("<name> exploded").
   std::set<std::string> throw_in_observe, throw_in_apply;
   bool throw_in_validate = false, throw_in_expand = false;
@@ -114,6 +116,7 @@ class FakeProvider : public providers::ProviderOf<const FakeResource*, FakeObser
       names.push_back(fake.name());
       if (throw_in_apply.contains(fake.name())) throw std::runtime_error(fake.name() + " exploded");
       if (failing.contains(fake.name())) {
+        if (half_done.contains(fake.name())) world[fake.name()] = half_done[fake.name()];
         out.push_back(providers::ChangeOutcome::failed("it broke", {{"set " + fake.name(), 0.0, 1, "boom"}}));
         continue;
       }

@@ -431,10 +431,10 @@ TEST(LaitosTest, InterruptedDpkgIsObservedInProcess) {
             "Package: d\nStatus: deinstall ok config-files\nVersion: 4\n");
   resources::RepairResource repair({}, "packages.repair_interrupted");
   auto seen = providers::observe_interrupted(host);
-  EXPECT_EQ(seen.unconfigured, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(seen.unconfigured, (std::vector<std::string>{"b (half-configured)", "c (unpacked)"}));
   const auto drift = repair.diff(seen);
   ASSERT_EQ(drift.size(), 1u);
-  EXPECT_NE(drift[0].observed.find("not configured: b, c"), std::string::npos) << drift[0].observed;
+  EXPECT_NE(drift[0].observed.find("not configured: b (half-configured), c (unpacked)"), std::string::npos) << drift[0].observed;
 
   dir.write("var/lib/dpkg/status", "Package: a\nStatus: install ok installed\nVersion: 1\n");
   dir.write("var/lib/dpkg/updates/tmp.i", "");

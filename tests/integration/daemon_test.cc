@@ -238,18 +238,22 @@ TEST(DaemonHostTest, OnceWithALaitosConfigReadsItsMaintenanceEachCycle) {
 
 // The same from the command line: SIGTERM during an apply lets the install finish, skips what waits, writes the
 // whole report with status interrupted and exits with the failure bit; the next run converges.
-TEST(DaemonHostTest, SigtermDuringACommandLineApplyReportsInterrupted) {
+// SIGTERM or SIGINT (`signal`, as kill(1) names it) while dpkg installs the first package: the step finishes,
+// the rest is skipped, the report says interrupted, the exit code has the failure bit, the next run converges.
+void interrupt_a_command_line_apply(const std::string& signal) {
   RECONCILE_TEST_HOST_OR_SKIP(host, rt::unique_name("dm-cli"), rt::default_bin_dir());
   host->write_file("/tmp/state.yaml", "packages: {present: [openssh-server, rc-demo-svc]}\n"
                                       "services: {enabled: [{name: rc-demo, package: rc-demo-svc}]}\n");
   rt::RunResult run{};
   std::thread apply([&] {
-    run = host->exec({"sh", "-c", "/opt/rc/reconcile --report=/tmp/r.json /tmp/state.yaml & echo $! > /tmp/pid; "
-                                  "wait $!; echo $? > /tmp/rc"});
+    // A background job of a non-interactive shell starts with SIGINT ignored (as a terminal's Ctrl-C never
+    // reaches it); `trap - INT` gives the job the default back, as an interactive shell's foreground job has.
+    run = host->exec({"sh", "-c", "(trap - INT; exec /opt/rc/reconcile --report=/tmp/r.json /tmp/state.yaml) & "
+                                  "echo $! > /tmp/pid; wait $!; echo $? > /tmp/rc"});
   });
   const bool dpkg = wait_for([&] { return host->exec({"pgrep", "-x", "dpkg"}).exit_code == 0; }, 60s);
   const std::string pid = host->exec({"cat", "/tmp/pid"}).out;
-  host->exec({"sh", "-c", "kill -TERM " + pid.substr(0, pid.find('\n'))});
+  host->exec({"sh", "-c", "kill -" + signal + " " + pid.substr(0, pid.find('\n'))});
   apply.join();
   ASSERT_TRUE(dpkg);
   EXPECT_EQ(host->exec({"cat", "/tmp/rc"}).out, "6\n") << run.out << run.err;
@@ -265,6 +269,10 @@ TEST(DaemonHostTest, SigtermDuringACommandLineApplyReportsInterrupted) {
   EXPECT_EQ(again.exit_code, 2) << again.out << again.err;
   EXPECT_EQ(host->exec({"systemctl", "is-active", "rc-demo"}).out, "active\n");
 }
+
+TEST(DaemonHostTest, SigtermDuringACommandLineApplyReportsInterrupted) { interrupt_a_command_line_apply("TERM"); }
+
+TEST(DaemonHostTest, SigintDuringACommandLineApplyReportsInterrupted) { interrupt_a_command_line_apply("INT"); }
 
 // One lock: a manual run during a cycle waits for it, or with --no-wait names the daemon and changes nothing.
 TEST(DaemonHostTest, AManualRunDuringACycleWaitsOrNamesTheHolder) {

@@ -89,6 +89,18 @@ TEST_F(LocaltimeTest, AFifoWhereAHostFileShouldBeFailsAtOnceInsteadOfBlocking) {
   EXPECT_EQ(seen[0].unknown_reason, "not observable: /etc/timezone: not a regular file (a FIFO)");
 }
 
+TEST_F(LocaltimeTest, AFifoAsTheZoneFileIsDriftAtOnceInsteadOfBlocking) {
+  resources::TimezoneResource tz("Etc/UTC", {}, "timezone");
+  const auto zone = root_.path() / "usr/share/zoneinfo/Europe/Fifo";
+  ASSERT_EQ(::mkfifo(zone.c_str(), 0644), 0);
+  root_.link("etc/localtime", "/usr/share/zoneinfo/Europe/Fifo");
+  auto seen = observe(tz);  // a blocking open of the FIFO would wait here for a writer forever
+  ASSERT_NE(seen[0].state, nullptr) << seen[0].unknown_reason;
+  const auto drift = tz.diff(*seen[0].state);
+  ASSERT_EQ(drift.size(), 1u);
+  EXPECT_EQ(drift[0].observed, "Europe/Fifo (not a zone file: not a regular file (a FIFO))");
+}
+
 TEST_F(LocaltimeTest, TimezoneFileIsWrittenThroughTheManagedFileKeepingItsMode) {
   resources::TimezoneResource tz("Europe/Berlin", {}, "timezone");
   root_.link("etc/localtime", "/usr/share/zoneinfo/Europe/Berlin");

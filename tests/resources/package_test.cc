@@ -31,7 +31,8 @@ TEST(PackageTest, EachNameBecomesOnePackageResource) {
       "  latest: [openssl]\n"
       "  upgrade: security\n");
   ASSERT_TRUE(compiled.errors.empty()) << compiled.errors[0].str();
-  ASSERT_EQ(compiled.graph.size(), 7u);
+  ASSERT_EQ(compiled.graph.size(), 8u);  // and package-repair:interrupted, which every package waits for
+  EXPECT_TRUE(compiled.graph.index.contains("package-repair:interrupted"));
   EXPECT_EQ(package(compiled, "package:nginx").state(), PackageState::kPresent);
   EXPECT_EQ(package(compiled, "package:htop").version(), "3.2.2-2");
   EXPECT_EQ(package(compiled, "package:htop").requirements().at(0).id, "package:nginx");
@@ -64,7 +65,7 @@ TEST(PackageTest, SamePackagePresentAndAbsentIsAConflictNamingBothPlaces) {
 }
 
 TEST(PackageTest, SameWishTwiceIsOneResource) {
-  auto compiled = compile_yaml("packages:\n  present: [nginx, nginx]\n");
+  auto compiled = compile_yaml("packages:\n  present: [nginx, nginx]\n  repair_interrupted: false\n");
   ASSERT_TRUE(compiled.errors.empty());
   EXPECT_EQ(compiled.graph.size(), 1u);
 }
