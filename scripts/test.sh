@@ -20,8 +20,9 @@ cmake --build build-asan -j"$jobs" --target unit_tests reconcile
 export RECONCILE_TESTHOST_RUN=/run/reconcile-testhost/run-$$
 trap 'tests/host/testhost.sh down-all || true; rmdir "$RECONCILE_TESTHOST_RUN" 2>/dev/null || true' EXIT
 
+lsan_supp="$PWD/tests/lsan.supp"  # leaks inside system libraries only
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions="$lsan_supp" UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
    ctest -L unit -j"$jobs" --output-on-failure)
 
 echo "== all tests"
