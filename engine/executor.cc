@@ -304,7 +304,8 @@ void verify(const ResourceGraph& graph, RunState& state, providers::Session& ses
   for (std::size_t v = 0; v < graph.size(); ++v) {
     const auto& item = state[v];
     const bool failed_applying = item.status == Status::kFailed && item.provider != nullptr &&
-                                 item.observed != nullptr && !item.drift.empty() && !item.predicted;
+                                 item.observed != nullptr && !item.drift.empty() && !item.predicted &&
+                                 graph.resources[v]->labels_drift();  // a script or a check is due, not drift
     if (item.status == Status::kChanged || failed_applying) again[item.provider].push_back(v);
   }
   for (auto& [provider, members] : again) {
@@ -313,11 +314,12 @@ void verify(const ResourceGraph& graph, RunState& state, providers::Session& ses
     auto seen = observe_batch(*provider, session, batch);
     for (std::size_t i = 0; i < members.size(); ++i) {
       auto& item = state[members[i]];
-      const bool observed = i < seen.size() && seen[i].state != nullptr && seen[i].blocked_reason.empty();
       if (item.status == Status::kFailed) {
-        if (!observed) {
-          item.reason += "; what it left cannot be observed" +
-                         (i < seen.size() && !seen[i].unknown_reason.empty() ? ": " + seen[i].unknown_reason : "");
+        // Still blocked (a group no package brought) is seen as it is: the cause already says why.
+        if (i >= seen.size() || seen[i].state == nullptr) {
+          if (i < seen.size() && !seen[i].unknown_reason.empty()) {
+            item.reason += "; what it left cannot be observed: " + seen[i].unknown_reason;
+          }
           continue;
         }
         // A tool that failed before changing anything left nothing new to say.

@@ -217,8 +217,10 @@ TEST(ServicesTest, UnitThatFailsToStartReportsWhyAndSkipsItsDependents) {
   const auto report = run_json(*host, {"/tmp/state.yaml"}, 6);
   const auto fail = resource(report, "service:rc-fail");
   EXPECT_EQ(fail["status"], "failed");
+  // The unit is observed again after the failure: what the start left (a failed unit) follows the cause.
   EXPECT_EQ(fail["reason"],
-            "rc-fail.service stopped right after it started; the service's result is exit-code (exit status 1)");
+            "rc-fail.service stopped right after it started; the service's result is exit-code (exit status 1); "
+            "observed again, it left: active is failed (desired active)");
   const auto steps = fail["changes"];
   ASSERT_FALSE(steps.empty());
   EXPECT_EQ(steps.back()["what"], "systemd start rc-fail.service → done");
