@@ -1,10 +1,10 @@
 #include "providers/groups.h"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <map>
 
+#include "providers/account_tools.h"
 #include "resources/user.h"
 
 namespace reconcile::providers {
@@ -26,18 +26,6 @@ std::string join(const std::vector<std::string>& items) {
 
 Error error_at(const Resource& resource, ErrorCode code, std::string message, std::string hint = "") {
   return Error{code, std::move(message), resource.location(), resource.key_path(), std::move(hint)};
-}
-
-// Runs one tool with --root when the host is not this machine, in the C locale (as the account tools run).
-ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector<Step>& steps) {
-  if (host.root != "/" && !host.root.empty()) argv.insert(argv.begin() + 1, {"--root", host.root.string()});
-  ExecRequest request;
-  request.argv = std::move(argv);
-  request.extra_env = {"LC_ALL=C"};
-  request.timeout = std::chrono::minutes(2);
-  const ExecResult result = host.exec->run(request);
-  steps.push_back(step_of(request.argv, result));
-  return result;
 }
 
 // Why removing the group would strand accounts: they keep it as their primary group.
@@ -199,7 +187,7 @@ std::vector<ChangeOutcome> GroupaddProvider::apply(Session& session, std::span<c
       if (group.system) argv.push_back("--system");
       argv.insert(argv.end(), {"--", group.name()});
     }
-    const ExecResult result = run_tool(host, argv, outcome.steps);
+    const ExecResult result = run_account_tool(host, argv, outcome.steps);
     if (!result.ok()) {
       outcome.result = ChangeOutcome::Result::kFailed;
       outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail_line(3);

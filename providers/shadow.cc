@@ -9,6 +9,7 @@
 #include <set>
 #include <system_error>
 
+#include "providers/account_tools.h"
 #include "providers/authorized_keys.h"
 #include "providers/fs.h"
 #include "resources/user.h"
@@ -288,18 +289,6 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
 // A group of groups.present (or absent) in this state: the graph orders it before the accounts that name it.
 bool state_manages_group(Session& session, const std::string& group) {
   return session.state<ManagedIds>().ids.contains(resources::make_id("group", group));
-}
-
-// Runs one tool with --root when the host is not this machine, in the C locale.
-ExecResult run_tool(const Host& host, std::vector<std::string> argv, std::vector<Step>& steps) {
-  if (host.root != "/" && !host.root.empty()) argv.insert(argv.begin() + 1, {"--root", host.root.string()});
-  ExecRequest request;
-  request.argv = std::move(argv);
-  request.extra_env = {"LC_ALL=C"};
-  request.timeout = std::chrono::minutes(2);
-  const ExecResult result = host.exec->run(request);
-  steps.push_back(step_of(request.argv, result));
-  return result;
 }
 
 // The usermod or useradd command that converges a present account.
@@ -754,7 +743,7 @@ std::vector<ChangeOutcome> ShadowProvider::apply(Session& session, std::span<con
         break;
     }
     if (argv.size() > 3 || argv.front() != "usermod") {  // usermod -- NAME alone: only the keys drifted
-      const ExecResult result = run_tool(host, argv, outcome.steps);
+      const ExecResult result = run_account_tool(host, argv, outcome.steps);
       if (!result.ok()) {
         outcome.result = ChangeOutcome::Result::kFailed;
         outcome.message = argv.front() + " failed (" + result.status_text() + "): " + result.tail_line(3);
