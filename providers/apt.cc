@@ -863,19 +863,7 @@ std::vector<Observation> AptUpgradeProvider::observe(Session& session,
                                          result.tail_line(3)));
       continue;
     }
-    auto seen = std::make_unique<resources::UpgradesObserved>();
-    seen->pending = parse_apt_simulation(result.out);
-    if (!freshness.unknown.empty()) {
-      std::string listed;
-      for (const auto& p : resources[i]->wanted(*seen)) {
-        listed += (listed.empty() ? "" : ", ") + p.name + " " + p.from + " → " + p.to;
-      }
-      out.push_back(Observation::unknown(freshness.unknown + " (this index lists " +
-                                         (listed.empty() ? std::string("none") : listed) + ")"));
-      continue;
-    }
-    out.push_back(Observation::known(std::move(seen)));
-    out.back().note = freshness.note;
+    out.push_back(upgrade_observation(freshness, *resources[i], parse_apt_simulation(result.out)));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "providers/package_index.h"
 
 #include <cstdio>
+#include <memory>
 #include <mutex>
 
 namespace reconcile::providers {
@@ -63,6 +64,23 @@ IndexFreshness ensure_fresh_index(Session& session, std::optional<std::int64_t> 
                std::to_string(step.exit_status) + (why.empty() ? "" : ": " + why) +
                "; planning went on from the old index");
   return {"", state.note};
+}
+
+Observation upgrade_observation(const IndexFreshness& freshness, const resources::UpgradeResource& resource,
+                                std::vector<resources::PendingUpgrade> pending) {
+  auto seen = std::make_unique<resources::UpgradesObserved>();
+  seen->pending = std::move(pending);
+  if (!freshness.unknown.empty()) {
+    std::string listed;
+    for (const auto& p : resource.wanted(*seen)) {
+      listed += (listed.empty() ? "" : ", ") + p.name + " " + p.from + " → " + p.to;
+    }
+    return Observation::unknown(freshness.unknown + " (this index lists " +
+                                (listed.empty() ? std::string("none") : listed) + ")");
+  }
+  Observation out = Observation::known(std::move(seen));
+  out.note = freshness.note;
+  return out;
 }
 
 }  // namespace reconcile::providers

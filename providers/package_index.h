@@ -9,8 +9,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "providers/provider.h"
+#include "resources/package.h"
 
 namespace reconcile::providers {
 
@@ -48,5 +50,10 @@ std::optional<std::int64_t> strictest_index_max_age(std::span<const R* const> re
 IndexFreshness ensure_fresh_index(Session& session, std::optional<std::int64_t> max_age,
                                   std::optional<std::chrono::seconds> age, std::string_view tool,
                                   const std::function<Step()>& refresh);
+
+/// The observation of `resource` from the upgrades the index offers: when a dry run cannot trust an old index
+/// (freshness.unknown), `?` with its reason and what this index lists; otherwise known, with freshness.note.
+Observation upgrade_observation(const IndexFreshness& freshness, const resources::UpgradeResource& resource,
+                                std::vector<resources::PendingUpgrade> pending);
 
 }  // namespace reconcile::providers

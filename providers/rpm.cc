@@ -427,19 +427,7 @@ std::vector<Observation> RpmUpgradeProvider::observe(Session& session,
       out.push_back(Observation::unknown("not observable: " + pending.error()));
       continue;
     }
-    auto seen = std::make_unique<resources::UpgradesObserved>();
-    seen->pending = *pending;
-    if (!freshness.unknown.empty()) {
-      std::string listed;
-      for (const auto& p : resources[i]->wanted(*seen)) {
-        listed += (listed.empty() ? "" : ", ") + p.name + " " + p.from + " → " + p.to;
-      }
-      out.push_back(Observation::unknown(freshness.unknown + " (this index lists " +
-                                         (listed.empty() ? std::string("none") : listed) + ")"));
-      continue;
-    }
-    out.push_back(Observation::known(std::move(seen)));
-    out.back().note = freshness.note;
+    out.push_back(upgrade_observation(freshness, *resources[i], *pending));
   }
   return out;
 }

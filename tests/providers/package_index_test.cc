@@ -77,5 +77,23 @@ TEST(PackageIndexTest, AFailedRefreshIsReportedAndThePlanGoesOnFromTheOldIndex) 
   EXPECT_NE(session.warnings()[0].find("planning went on from the old index"), std::string::npos);
 }
 
+TEST(PackageIndexTest, AnUpgradePlannedFromAnOldIndexIsUnknownAndListsWhatThatIndexOffers) {
+  resources::UpgradeResource security(resources::UpgradeScope::kSecurity, {}, "packages.upgrade");
+  const std::vector<resources::PendingUpgrade> pending{{"jq", "1.6", "1.7", "updates", false},
+                                                       {"libc6", "2.36-9", "2.36-9+deb12u4", "security", true}};
+  const IndexFreshness old{"the package index is 12 days old", ""};
+  const Observation unknown = upgrade_observation(old, security, pending);
+  EXPECT_EQ(unknown.state, nullptr);
+  EXPECT_EQ(unknown.unknown_reason,
+            "the package index is 12 days old (this index lists libc6 2.36-9 → 2.36-9+deb12u4)");
+  EXPECT_EQ(upgrade_observation(old, security, {}).unknown_reason,
+            "the package index is 12 days old (this index lists none)");
+
+  const Observation known = upgrade_observation({"", "planned from the package index as it was"}, security, pending);
+  ASSERT_NE(known.state, nullptr);
+  EXPECT_EQ(static_cast<const resources::UpgradesObserved&>(*known.state).pending.size(), 2u);
+  EXPECT_EQ(known.note, "planned from the package index as it was");
+}
+
 }  // namespace
 }  // namespace reconcile::providers
