@@ -292,9 +292,8 @@ cmd_netpeer() {
 }
 
 # ------------------------------------------------------------------------------------------------ reboot
-# Powers the host off as a reboot would (SIGTERM to nspawn: systemd stops every unit), unmounts its overlay and
-# boots it again on the same upper dir, so what the host wrote persists and its own systemd starts from scratch.
-# Its network namespaces go (netpeer must be run again), as do swap areas and processes left in them.
+# Stops the container of state dir $1: SIGTERM to nspawn = clean poweroff (systemd stops every unit); SIGKILL to
+# the leader and nspawn after 10 s. Fails if nspawn is still running after that.
 stop_container() {
   local st="$1" nspawn leader
   nspawn="$(cat "$st/nspawn.pid" 2>/dev/null || true)"
@@ -317,6 +316,9 @@ stop_container() {
   ! pid_is "$nspawn" systemd-nspawn
 }
 
+# Powers the host off as a reboot would (SIGTERM to nspawn: systemd stops every unit), unmounts its overlay and
+# boots it again on the same upper dir, so what the host wrote persists and its own systemd starts from scratch.
+# Its network namespaces go (netpeer must be run again), as do swap areas and processes left in them.
 cmd_reboot() {
   need_root
   local name="${1:-}"; check_name "$name"
@@ -363,25 +365,7 @@ do_down() {
   done
 
   # 3. Stop the container: SIGTERM to nspawn = clean poweroff; SIGKILL after 10 s.
-  local nspawn leader
-  nspawn="$(cat "$st/nspawn.pid" 2>/dev/null || true)"
-  leader="$(cat "$st/leader.pid" 2>/dev/null || true)"
-  if pid_is "$nspawn" systemd-nspawn; then
-    kill -TERM "$nspawn" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while pid_is "$nspawn" systemd-nspawn && ((SECONDS < deadline)); do sleep 0.05; done
-    if pid_is "$nspawn" systemd-nspawn; then
-      note "nspawn $nspawn did not stop within 10 s; SIGKILL"
-      [[ -n "$leader" && -d /proc/$leader ]] && kill -KILL "$leader" 2>/dev/null || true
-      kill -KILL "$nspawn" 2>/dev/null || true
-    fi
-  fi
-  if [[ -n "$leader" ]] && pid_is "$leader" systemd; then kill -KILL "$leader" 2>/dev/null || true; fi
-  local deadline=$((SECONDS + 10))
-  while { pid_is "$nspawn" systemd-nspawn || { [[ -n "$leader" ]] && pid_is "$leader" systemd; }; } && ((SECONDS < deadline)); do
-    sleep 0.05
-  done
-  pid_is "$nspawn" systemd-nspawn && problems+=("systemd-nspawn pid $nspawn is still running")
+  stop_container "$st" || problems+=("systemd-nspawn pid $(cat "$st/nspawn.pid") is still running")
 
   #    Host processes a test started in the container's or the peer's network namespace (ip netns exec ... &)
   #    keep those namespaces alive: kill them.
