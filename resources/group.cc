@@ -78,17 +78,11 @@ namespace {
 
 std::unique_ptr<GroupResource> read_entry(const Node& item, GroupEnsure ensure, CompileContext& context) {
   NodeReader& reader = context.reader();
-  const Node* name_node = &item;
-  if (item.is_map()) {
-    std::vector<std::string> allowed{"name", "requires"};
-    if (ensure == GroupEnsure::kPresent) allowed.insert(allowed.end(), {"gid", "system"});
-    if (!reader.check_keys(item, allowed, "a groups." + std::string(to_string(ensure)) + " entry")) return nullptr;
-    name_node = item.find("name");
-    if (name_node == nullptr) {
-      reader.fail(item, ErrorCode::kInvalidValue, "this entry needs a 'name'", "write {name: deploy, gid: 1500}");
-      return nullptr;
-    }
-  }
+  std::vector<std::string> allowed{"name", "requires"};
+  if (ensure == GroupEnsure::kPresent) allowed.insert(allowed.end(), {"gid", "system"});
+  const Node* name_node = reader.entry_name(item, allowed, "a groups." + std::string(to_string(ensure)) + " entry",
+                                            "write {name: deploy, gid: 1500}");
+  if (name_node == nullptr) return nullptr;
   auto name = reader.string(*name_node, "a group name such as deploy");
   if (!name) return nullptr;
   if (const auto checked = check_user_name(*name); !checked) {

@@ -160,4 +160,13 @@ bool NodeReader::check_keys(const Node& node, const std::vector<std::string>& al
   return ok;
 }
 
+const Node* NodeReader::entry_name(const Node& item, const std::vector<std::string>& allowed, std::string_view what,
+                                   std::string_view example) {
+  if (!item.is_map()) return &item;
+  if (!check_keys(item, allowed, what)) return nullptr;
+  const Node* name = item.find("name");
+  if (name == nullptr) fail(item, ErrorCode::kInvalidValue, "this entry needs a 'name'", std::string(example));
+  return name;
+}
+
 }  // namespace reconcile::resources

@@ -62,6 +62,11 @@ class NodeReader {
   std::vector<const Node*> list(const Node& node, std::string_view what, bool allow_single = false);
   /// Checks a mapping has only `allowed` keys; reports the others with the nearest allowed key.
   bool check_keys(const Node& node, const std::vector<std::string>& allowed, std::string_view what);
+  /// A list entry that is a bare name or a mapping with a `name` and only `allowed` keys (`what` names the entry:
+  /// "a groups.present entry"; `example` is the hint when the name is missing): the node holding the name, or
+  /// null after reporting why there is none.
+  const Node* entry_name(const Node& item, const std::vector<std::string>& allowed, std::string_view what,
+                         std::string_view example);
   /// Records an error at a node.
   void fail(const Node& node, ErrorCode code, std::string message, std::string hint = "");
 

@@ -391,20 +391,14 @@ bool read_ssh_keys(NodeReader& reader, const Node& node, UserResource& user) {
 // One entry of present/locked/absent: a name, or a mapping with a name and the section's keys.
 std::unique_ptr<UserResource> read_entry(const Node& item, UserEnsure ensure, CompileContext& context) {
   NodeReader& reader = context.reader();
-  const Node* name_node = &item;
-  if (item.is_map()) {
-    std::vector<std::string> allowed{"name", "requires"};
-    if (ensure == UserEnsure::kPresent) {
-      allowed.insert(allowed.end(), {"uid", "groups", "shell", "home", "ssh_keys", "ssh_keys_exclusive"});
-    }
-    if (ensure == UserEnsure::kAbsent) allowed.push_back("remove_home");
-    if (!reader.check_keys(item, allowed, "a users." + std::string(to_string(ensure)) + " entry")) return nullptr;
-    name_node = item.find("name");
-    if (name_node == nullptr) {
-      reader.fail(item, ErrorCode::kInvalidValue, "this entry needs a 'name'", "write {name: alice, ...}");
-      return nullptr;
-    }
+  std::vector<std::string> allowed{"name", "requires"};
+  if (ensure == UserEnsure::kPresent) {
+    allowed.insert(allowed.end(), {"uid", "groups", "shell", "home", "ssh_keys", "ssh_keys_exclusive"});
   }
+  if (ensure == UserEnsure::kAbsent) allowed.push_back("remove_home");
+  const Node* name_node = reader.entry_name(item, allowed, "a users." + std::string(to_string(ensure)) + " entry",
+                                            "write {name: alice, ...}");
+  if (name_node == nullptr) return nullptr;
   auto name = read_user_name(reader, *name_node);
   if (!name) return nullptr;
   auto resource = std::make_unique<UserResource>(*name, ensure, item.location, item.path);

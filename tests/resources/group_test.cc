@@ -62,6 +62,15 @@ TEST(GroupTest, BadEntriesAreInputErrorsWithTheirPlace) {
   EXPECT_NE(compiled.errors[4].message.find("gid"), std::string::npos) << compiled.errors[4].message;
 }
 
+TEST(GroupTest, AMappingWithoutANameIsRefusedWithAnExample) {
+  const auto compiled = compile_yaml("groups:\n  absent:\n    - {requires: [user:olduser]}\n");
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].message, "this entry needs a 'name'");
+  EXPECT_EQ(compiled.errors[0].hint, "write {name: deploy, gid: 1500}");
+  EXPECT_EQ(compiled.errors[0].location.line, 3);
+  EXPECT_EQ(compiled.errors[0].key_path, "groups.absent[0]");
+}
+
 TEST(GroupTest, TheSameGroupPresentAndAbsentNamesBothPlaces) {
   const auto compiled = compile_yaml("groups:\n  present: [deploy]\n  absent: [deploy]\n");
   ASSERT_EQ(compiled.errors.size(), 1u);

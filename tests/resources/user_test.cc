@@ -137,6 +137,15 @@ TEST(UserTest, UnknownKeysSuggestTheNearest) {
   EXPECT_EQ(compiled.errors[1].key_path, "users.present[0].shel");
 }
 
+TEST(UserTest, AMappingWithoutANameIsRefusedWithAnExample) {
+  const auto compiled = compile_yaml("users:\n  present:\n    - {uid: 1500}\n");
+  ASSERT_EQ(compiled.errors.size(), 1u);
+  EXPECT_EQ(compiled.errors[0].message, "this entry needs a 'name'");
+  EXPECT_EQ(compiled.errors[0].hint, "write {name: alice, ...}");
+  EXPECT_EQ(compiled.errors[0].location.line, 3);
+  EXPECT_EQ(compiled.errors[0].key_path, "users.present[0]");
+}
+
 TEST(UserTest, BadValuesAreTypedErrors) {
   const auto compiled = compile_yaml(
       "users:\n  present: [{name: a, uid: -1}, {name: b, shell: bash}, {name: c, home: /home/../etc}]\n"
