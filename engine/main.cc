@@ -409,7 +409,8 @@ int run(int argc, char** argv) {
 
   engine::Report report = engine::converge(options, registry);
   for (const auto& phase : report.phases) spdlog::info("phase {}: {:.3f} ms", phase.name, phase.seconds * 1000);
-  spdlog::info("processes spawned: {}", report.processes_spawned);
+  spdlog::info("processes spawned: {}, tools ran for {:.3f} ms", report.processes_spawned,
+               report.tool_wait_seconds * 1000);
 
   if (!report.errors.empty()) {
     if (format == "json") std::cout << engine::render_json(report);

@@ -333,6 +333,7 @@ std::string render_json(const Report& report) {
     j["paused"] = std::move(paused);
   }
   j["processes_spawned"] = report.processes_spawned;
+  j["tool_wait_seconds"] = report.tool_wait_seconds;
   j["phases"] = json::array();
   for (const auto& p : report.phases) j["phases"].push_back({{"name", p.name}, {"seconds", p.seconds}});
   j["state_files"] = json::array();

@@ -77,6 +77,7 @@ struct Report {
   std::vector<std::string> failures;     // of the run itself, not of a resource (the ledger could not be written)
   Counts counts;
   std::size_t processes_spawned = 0;
+  double tool_wait_seconds = 0;  // while at least one of those processes ran: the run's time minus ours
   int exit_code = 0;
   // How the run went as a whole: stopped by SIGTERM/SIGINT after the steps in progress (`interrupted`, with the
   // failure bit), applies paused (then it was a dry run), and what started it.

@@ -144,6 +144,7 @@ Report run_phases(const RunOptions& options, const Registry& registry, ReportSec
   report.started = now_iso8601();
   report.host = host_name();
   const std::size_t spawned_before = providers::Exec::spawned();
+  const double waited_before = providers::Exec::tool_wait_seconds();
 
   providers::Exec exec;
   providers::Host host;
@@ -270,6 +271,7 @@ Report run_phases(const RunOptions& options, const Registry& registry, ReportSec
   }
   for (auto& warning : session.warnings()) report.warnings.push_back(std::move(warning));
   report.processes_spawned = providers::Exec::spawned() - spawned_before;
+  report.tool_wait_seconds = providers::Exec::tool_wait_seconds() - waited_before;
   report.interrupted = stopped();
   report.ended = now_iso8601();
   finish(report);

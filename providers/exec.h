@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,12 +44,21 @@ class Exec {
   virtual ExecResult run(const ExecRequest& request);
   /// The number of processes spawned by every Exec in this process.
   static std::size_t spawned() { return spawned_.load(); }
+  /// The time during which at least one child of an Exec in this process was running (the union of their
+  /// lifetimes, so tools run in parallel count once), in seconds, the interval in progress included.
+  static double tool_wait_seconds();
   /// The argv as one line for reports, quoting what needs it.
   static std::string describe(const std::vector<std::string>& argv);
 
  private:
   ExecResult spawn_and_wait(const ExecRequest& request);
+  static void child_started();
+  static void child_ended();
   static inline std::atomic<std::size_t> spawned_{0};
+  static inline std::mutex wait_mutex_;
+  static inline std::size_t running_ = 0;                          // under wait_mutex_
+  static inline std::chrono::steady_clock::time_point busy_since_;  // when running_ went 0 → 1
+  static inline std::chrono::steady_clock::duration waited_{};     // the closed intervals
 };
 
 }  // namespace reconcile::providers

@@ -65,6 +65,7 @@ TEST_F(CliTest, ApplyConvergesAndSecondRunFindsNothingAndSpawnsNoProcess) {
   auto second = run_json({file}, 0);
   EXPECT_EQ(second["resources"][0]["status"], "in-sync");
   EXPECT_EQ(second["processes_spawned"], 0);
+  EXPECT_EQ(second["tool_wait_seconds"], 0.0);  // no child: every millisecond of the run was ours
   EXPECT_EQ(second["counts"]["changed"], 0);
   auto dry = run_json({"--dry-run", file}, 0);
   EXPECT_EQ(dry["processes_spawned"], 0);

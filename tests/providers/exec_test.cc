@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace reconcile::providers {
 namespace {
 
@@ -40,6 +42,32 @@ TEST(ExecTest, TheTailOnOneLineJoinsItsLinesForAMessage) {
                                "exit 8"},
                               std::chrono::seconds(10));
   EXPECT_EQ(result.tail_line(), "usermod: user bob is currently used by process 7; second line");
+}
+
+TEST(ExecTest, CommandThatClosesItsOutputIsAwaitedUntilItExitsWithItsStatus) {
+  const auto result = run_for({"sh", "-c", "exec >/dev/null 2>&1 </dev/null; sleep 0.2; exit 5"},
+                              std::chrono::seconds(10));
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.exit_status, 5);
+  EXPECT_GE(result.seconds, 0.2);
+}
+
+TEST(ExecTest, ToolWaitCountsChildrenRunningSideBySideOnce) {
+  const double before = Exec::tool_wait_seconds();
+  std::thread other([] { run_for({"sleep", "0.4"}, std::chrono::seconds(10)); });
+  run_for({"sleep", "0.4"}, std::chrono::seconds(10));
+  other.join();
+  const double waited = Exec::tool_wait_seconds() - before;
+  EXPECT_GE(waited, 0.4);
+  EXPECT_LT(waited, 0.79) << "two children side by side are one interval";
+}
+
+TEST(ExecTest, ToolWaitStopsWhenNoChildRunsAndACommandThatDidNotStartAddsNothingAfterIt) {
+  const auto result = run_for({"/nonexistent/reconcile-tool"}, std::chrono::seconds(10));
+  EXPECT_FALSE(result.spawn_error.empty());
+  const double before = Exec::tool_wait_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(Exec::tool_wait_seconds(), before);
 }
 
 }  // namespace
