@@ -735,20 +735,32 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
   }
   // Each package's status as dpkg sees it: the status file, then its journal's updates in order (a run killed
   // before dpkg merged them has its latest states only there).
+  // Only the packages some stanza leaves half done are kept (a later journal entry may finish one), in the order
+  // they were first seen; the file is scanned line by line without copying it.
   std::vector<std::string> order;
-  std::map<std::string, std::vector<std::string>> status;
-  const auto read_stanzas = [&](const std::string& stanzas) {
-    std::string package;
-    std::istringstream in(stanzas);
-    std::string line;
-    while (std::getline(in, line)) {
+  std::map<std::string, std::vector<std::string>, std::less<>> status;
+  const auto read_stanzas = [&](std::string_view stanzas) {
+    std::string_view package;
+    while (!stanzas.empty()) {
+      const auto end = stanzas.find('\n');
+      const std::string_view line = stanzas.substr(0, end);
+      stanzas.remove_prefix(end == std::string_view::npos ? stanzas.size() : end + 1);
       if (line.starts_with("Package:")) {
         const auto start = line.find_first_not_of(' ', 8);
-        package = start == std::string::npos ? "" : line.substr(start);
+        package = start == std::string_view::npos ? std::string_view() : line.substr(start);
+        continue;
       }
       if (!line.starts_with("Status:") || package.empty()) continue;
-      if (!status.contains(package)) order.push_back(package);
-      status[package] = split_words(line.substr(7));
+      const std::string_view state = line.substr(line.find_last_of(' ') + 1);
+      const bool settled = state == "installed" || state == "not-installed" || state == "config-files";
+      const auto known = status.find(package);
+      if (settled && known == status.end()) continue;
+      if (known == status.end()) {
+        order.emplace_back(package);
+        status.emplace(std::string(package), split_words(line.substr(7)));
+      } else {
+        known->second = split_words(line.substr(7));
+      }
     }
   };
   read_stanzas(*text);
