@@ -220,37 +220,51 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
     if (const auto groups = db.member_of.find(entry.name); groups != db.member_of.end()) access.groups = groups->second;
     before.emplace(entry.name, std::move(access));
   }
-  auto after = before;
+  // The accounts as the plan leaves them: those it changes (or adds) here, the others as they are.
+  std::map<std::string, Access> changed;
+  const auto change = [&](const std::string& name) -> Access& {
+    if (const auto it = changed.find(name); it != changed.end()) return it->second;
+    const auto was = before.find(name);
+    return changed.emplace(name, was != before.end() ? was->second : Access{}).first->second;
+  };
+  const auto after = [&](const std::string& name) -> const Access& {
+    const auto it = changed.find(name);
+    return it != changed.end() ? it->second : before.at(name);
+  };
   std::set<std::string> managed;
   for (const UserItem& resource : resources) {
     const auto* user = as_user(resource);
     if (user == nullptr) continue;
     managed.insert(user->name());
-    apply_to(after[user->name()], user->name(), user->ensure(), user, records, db, host, user, now);
+    apply_to(change(user->name()), user->name(), user->ensure(), user, records, db, host, user, now);
   }
   if (const LoginPolicyResource* policy = find_policy(resources)) {
     const Expansion expansion = expand_policy(host, db, records, *policy, managed);
     for (const auto& name : expansion.lock) {
-      apply_to(after[name], name, UserEnsure::kLocked, nullptr, records, db, host, policy, now);
+      apply_to(change(name), name, UserEnsure::kLocked, nullptr, records, db, host, policy, now);
     }
     for (const auto& name : expansion.restore) {
-      apply_to(after[name], name, UserEnsure::kPresent, nullptr, records, db, host, policy, now);
+      apply_to(change(name), name, UserEnsure::kPresent, nullptr, records, db, host, policy, now);
     }
   }
 
   std::map<std::string, const Resource*> losing;  // account → the entry that takes its last way in
   std::vector<std::string> remaining_names;       // the accounts that can still log in
-  for (const auto& [name, access] : after) {
+  for (const auto& [name, access] : before) {
+    if (!changed.contains(name) && can_enter(host, db, access)) remaining_names.push_back(name);
+  }
+  for (const auto& [name, access] : changed) {
     if (can_enter(host, db, access)) {
       remaining_names.push_back(name);
     } else if (access.changed_by != nullptr && before.contains(name) && can_enter(host, db, before.at(name))) {
       losing.emplace(name, access.changed_by);
     }
   }
+  std::sort(remaining_names.begin(), remaining_names.end());
   // Said only in an error: "accounts that could still log in: alice (password), bob (SSH key)".
   const auto remain_text = [&] {
     std::vector<std::string> remaining;
-    for (const auto& name : remaining_names) remaining.push_back(name + " (" + ways_in(host, db, after.at(name)) + ")");
+    for (const auto& name : remaining_names) remaining.push_back(name + " (" + ways_in(host, db, after(name)) + ")");
     return "accounts that could still log in: " + join(remaining);
   };
   const std::string hint = "set users.allow_lockout: true if this is really meant";
@@ -269,7 +283,7 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
     }
   }
   for (const auto& [name, how] : operators) {
-    const Access& access = after.at(name);
+    const Access& access = after(name);
     if (access.changed_by == nullptr || can_enter(host, db, access)) continue;
     errors.push_back(error_at(*access.changed_by, ErrorCode::kConflict,
                               "this state would lock out '" + name + "', the account running reconcile (" + how +
@@ -290,7 +304,7 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   if (losing.contains("root")) {
     std::vector<std::string> admins;
     for (const auto& name : remaining_names) {
-      const auto& groups = after.at(name).groups;
+      const auto& groups = after(name).groups;
       for (const auto admin_group : kAdminGroups) {
         if (std::find(groups.begin(), groups.end(), admin_group) != groups.end()) {
           admins.push_back(name);
