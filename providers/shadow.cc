@@ -208,28 +208,33 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
                    std::span<const UserItem> resources, const RunningUser& running,
                    std::vector<Error>& errors) {
   const std::int64_t now = today();
+  // The accounts as they are, read from the databases when first asked for: a converged run asks only for the
+  // accounts its entries name, not for every account on the host.
   std::map<std::string, Access> before;
-  for (const auto& entry : db.passwd) {
+  const auto before_of = [&](const std::string& name) -> const Access* {
+    if (const auto it = before.find(name); it != before.end()) return &it->second;
+    const PasswdEntry* entry = db.find(name);
+    if (entry == nullptr) return nullptr;
     Access access;
     access.exists = true;
-    access.shell = entry.shell;
-    access.password = db.password(entry.name);
-    access.key_home = entry.home;
-    const auto shadow = db.shadow.find(entry.name);
+    access.shell = entry->shell;
+    access.password = db.password(entry->name);
+    access.key_home = entry->home;
+    const auto shadow = db.shadow.find(entry->name);
     access.expired = shadow != db.shadow.end() && shadow->second.expire && *shadow->second.expire <= now;
-    if (const auto groups = db.member_of.find(entry.name); groups != db.member_of.end()) access.groups = groups->second;
-    before.emplace(entry.name, std::move(access));
-  }
+    if (const auto groups = db.member_of.find(entry->name); groups != db.member_of.end()) access.groups = groups->second;
+    return &before.emplace(name, std::move(access)).first->second;
+  };
   // The accounts as the plan leaves them: those it changes (or adds) here, the others as they are.
   std::map<std::string, Access> changed;
   const auto change = [&](const std::string& name) -> Access& {
     if (const auto it = changed.find(name); it != changed.end()) return it->second;
-    const auto was = before.find(name);
-    return changed.emplace(name, was != before.end() ? was->second : Access{}).first->second;
+    const Access* was = before_of(name);
+    return changed.emplace(name, was != nullptr ? *was : Access{}).first->second;
   };
   const auto after = [&](const std::string& name) -> const Access& {
     const auto it = changed.find(name);
-    return it != changed.end() ? it->second : before.at(name);
+    return it != changed.end() ? it->second : *before_of(name);
   };
   std::set<std::string> managed;
   for (const UserItem& resource : resources) {
@@ -249,22 +254,27 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   }
 
   std::map<std::string, const Resource*> losing;  // account → the entry that takes its last way in
-  std::vector<std::string> remaining_names;       // the accounts that can still log in
-  for (const auto& [name, access] : before) {
-    if (!changed.contains(name) && can_enter(host, db, access)) remaining_names.push_back(name);
-  }
   for (const auto& [name, access] : changed) {
-    if (can_enter(host, db, access)) {
-      remaining_names.push_back(name);
-    } else if (access.changed_by != nullptr && before.contains(name) && can_enter(host, db, before.at(name))) {
+    if (access.changed_by == nullptr || can_enter(host, db, access)) continue;
+    if (const Access* was = before_of(name); was != nullptr && can_enter(host, db, *was)) {
       losing.emplace(name, access.changed_by);
     }
   }
-  std::sort(remaining_names.begin(), remaining_names.end());
+  // The accounts that can still log in afterwards, sorted: needed only when someone loses a way in.
+  const auto remaining_names = [&] {
+    std::set<std::string> names;
+    for (const auto& entry : db.passwd) {
+      if (!names.contains(entry.name) && can_enter(host, db, after(entry.name))) names.insert(entry.name);
+    }
+    for (const auto& [name, access] : changed) {
+      if (can_enter(host, db, access)) names.insert(name);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  };
   // Said only in an error: "accounts that could still log in: alice (password), bob (SSH key)".
   const auto remain_text = [&] {
     std::vector<std::string> remaining;
-    for (const auto& name : remaining_names) remaining.push_back(name + " (" + ways_in(host, db, after(name)) + ")");
+    for (const auto& name : remaining_names()) remaining.push_back(name + " (" + ways_in(host, db, after(name)) + ")");
     return "accounts that could still log in: " + join(remaining);
   };
   const std::string hint = "set users.allow_lockout: true if this is really meant";
@@ -294,7 +304,8 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   if (losing.empty()) return;
   std::vector<std::string> lost;
   for (const auto& [name, resource] : losing) lost.push_back(name);
-  if (remaining_names.empty()) {
+  const std::vector<std::string> remaining = remaining_names();
+  if (remaining.empty()) {
     errors.push_back(error_at(*losing.begin()->second, ErrorCode::kConflict,
                               "this state would leave no account that can log in (it takes the last way in from " +
                                   join(lost) + "; a login needs a login shell and a password or an SSH key)",
@@ -303,7 +314,7 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   }
   if (losing.contains("root")) {
     std::vector<std::string> admins;
-    for (const auto& name : remaining_names) {
+    for (const auto& name : remaining) {
       const auto& groups = after(name).groups;
       for (const auto admin_group : kAdminGroups) {
         if (std::find(groups.begin(), groups.end(), admin_group) != groups.end()) {
