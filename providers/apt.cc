@@ -763,7 +763,25 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
       }
     }
   };
-  read_stanzas(*text);
+  // The status file itself is large (a line per field of every package) and almost always all settled: only the
+  // Status lines are looked at, and a stanza is read whole only when its state is not a settled one.
+  {
+    const std::string_view all = *text;
+    std::size_t at = all.starts_with("Status:") ? 0 : all.find("\nStatus:");
+    while (at != std::string_view::npos) {
+      const std::size_t line_start = all[at] == '\n' ? at + 1 : at;
+      const std::size_t line_end = std::min(all.find('\n', line_start), all.size());
+      const std::string_view line = all.substr(line_start, line_end - line_start);
+      const std::string_view state = line.substr(line.find_last_of(' ') + 1);
+      if (state != "installed" && state != "not-installed" && state != "config-files") {
+        const std::size_t stanza_start = line_start < 2 ? 0 : all.rfind("\n\n", line_start - 1);
+        const std::size_t from = stanza_start == std::string_view::npos || line_start < 2 ? 0 : stanza_start + 2;
+        const std::size_t stanza_end = std::min(all.find("\n\n", line_start), all.size());
+        read_stanzas(all.substr(from, stanza_end - from));
+      }
+      at = all.find("\nStatus:", line_end);
+    }
+  }
   std::vector<std::string> journal;
   for (const auto& name : entries_of(host.path(kUpdatesDir))) {
     // dpkg's journal: files named by a number; "tmp.i" is its scratch file.
