@@ -767,7 +767,13 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
   // Status lines are looked at, and a stanza is read whole only when its state is not a settled one.
   {
     const std::string_view all = *text;
-    std::size_t at = all.starts_with("Status:") ? 0 : all.find("\nStatus:");
+    // memmem skips ahead by the needle's length where a string_view find stops at every newline.
+    const auto find_status = [&](std::size_t from) -> std::size_t {
+      if (from >= all.size()) return std::string_view::npos;
+      const void* hit = ::memmem(all.data() + from, all.size() - from, "\nStatus:", 8);
+      return hit == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(hit) - all.data());
+    };
+    std::size_t at = all.starts_with("Status:") ? 0 : find_status(0);
     while (at != std::string_view::npos) {
       const std::size_t line_start = all[at] == '\n' ? at + 1 : at;
       const std::size_t line_end = std::min(all.find('\n', line_start), all.size());
@@ -779,7 +785,7 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
         const std::size_t stanza_end = std::min(all.find("\n\n", line_start), all.size());
         read_stanzas(all.substr(from, stanza_end - from));
       }
-      at = all.find("\nStatus:", line_end);
+      at = find_status(line_end);
     }
   }
   std::vector<std::string> journal;
