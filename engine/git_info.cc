@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "engine/git_checkout.h"
 #include "engine/libgit2.h"
 
 namespace reconcile::engine {
@@ -9,7 +10,8 @@ namespace reconcile::engine {
 namespace {
 
 // Whether `dir` or a parent holds a .git entry. A few stat calls: libgit2's initialisation loads the
-// system's TLS certificates (about 15 ms here), so it is started only for files inside a checkout.
+// system's TLS certificates (about 15 ms here), so it is started only for files inside a checkout, and only when
+// the quick read of .git (engine/git_checkout.h) could not answer.
 bool inside_git_checkout(std::filesystem::path dir) {
   std::error_code ec;
   while (true) {
@@ -22,6 +24,21 @@ bool inside_git_checkout(std::filesystem::path dir) {
 }  // namespace
 
 StateFileInfo state_file_info(const std::string& path) {
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(path, ec);
+  if (!ec) {
+    if (const auto quick = read_checkout(absolute.parent_path())) {
+      StateFileInfo info;
+      info.path = path;
+      info.git_commit = quick->commit;
+      info.git_dirty = quick->dirty;
+      return info;
+    }
+  }
+  return state_file_info_libgit2(path);
+}
+
+StateFileInfo state_file_info_libgit2(const std::string& path) {
   StateFileInfo info;
   info.path = path;
   std::error_code ec;

@@ -407,6 +407,7 @@ int run(int argc, char** argv) {
     };
   }
 
+  options.one_shot = true;
   engine::Report report = engine::converge(options, registry);
   for (const auto& phase : report.phases) spdlog::info("phase {}: {:.3f} ms", phase.name, phase.seconds * 1000);
   spdlog::info("processes spawned: {}, tools ran for {:.3f} ms", report.processes_spawned,

@@ -2,6 +2,8 @@
 
 #include <functional>
 #include <map>
+#include <algorithm>
+#include <atomic>
 #include <thread>
 
 namespace reconcile::engine {
@@ -155,13 +157,17 @@ std::vector<providers::Observation> observe_all(const ResourceGraph& graph, cons
     };
     work_items.emplace_back(work);
   }
-  if (work_items.size() == 1) {
-    work_items.front()();
-  } else {
-    std::vector<std::thread> workers;
-    for (auto& work : work_items) workers.emplace_back(work);
-    for (auto& worker : workers) worker.join();
-  }
+  // As many threads as cores (at least two, so a provider waiting on a daemon never holds up the rest), this one
+  // among them, each taking the next batch: a thread per provider would cost more to start than most batches.
+  std::atomic<std::size_t> next{0};
+  const auto drain = [&] {
+    for (std::size_t i = next++; i < work_items.size(); i = next++) work_items[i]();
+  };
+  const std::size_t threads = std::min<std::size_t>(work_items.size(), std::max(2u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> workers;
+  for (std::size_t i = 1; i < threads; ++i) workers.emplace_back(drain);
+  drain();
+  for (auto& worker : workers) worker.join();
   return observations;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <tuple>
 
@@ -159,8 +160,19 @@ Report run_phases(const RunOptions& options, const Registry& registry, ReportSec
 
   // Everything this run learns (connections, databases read once, locks) lives here and ends with the run.
   providers::Session session(host);
-  Prepared prepared =
-      prepare(options.files, registry, session, PrepareOptions{options.format, options.file_formats, false});
+  auto owned = std::make_unique<Prepared>(
+      prepare(options.files, registry, session, PrepareOptions{options.format, options.file_formats, false}));
+  Prepared& prepared = *owned;
+  // A one-shot process ends right after the run: its graph and parsed state are left for the exit to reclaim
+  // (taking them apart costs more than the rest of a converged run's end); still reachable, so no leak.
+  struct KeepUntilExit {
+    std::unique_ptr<Prepared>& prepared;
+    bool keep;
+    ~KeepUntilExit() {
+      static Prepared* kept = nullptr;
+      if (keep && kept == nullptr) kept = prepared.release();
+    }
+  } keep_until_exit{owned, options.one_shot};
   report.phases = std::move(prepared.phases);
   report_section = report_section_of(prepared);
   if (!options.preflight_errors.empty()) {

@@ -42,6 +42,7 @@ struct RunOptions {
   std::string trigger;                    // what started it: "" (command line), "schedule", "SIGHUP", "once"
   DeliveryRequest delivery;  // where the report goes at the end: the state's report: section (engine/delivery.h)
   int confirm_within_seconds = 0;                                // firewall: roll back unless confirmed in time
+  bool one_shot = false;  // the process ends after this run (the command line): its state is not taken apart
 };
 
 /// Loads, validates and compiles the state files; errors are in `errors`.

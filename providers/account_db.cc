@@ -1,6 +1,7 @@
 #include "providers/account_db.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -12,20 +13,28 @@ namespace reconcile::providers {
 
 namespace {
 
-// Splits one line at ':' into exactly `count` fields, or returns false.
-bool split_fields(std::string_view line, std::size_t count, std::vector<std::string_view>& fields) {
-  fields.clear();
+// One line split at ':' : the first fields (as many as any of these files has), and how many there are in all.
+struct Fields {
+  std::array<std::string_view, 10> at;
+  std::size_t count = 0;
+  std::size_t size() const { return count; }
+  std::string_view operator[](std::size_t i) const { return at[i]; }
+};
+
+// Splits one line at ':'; true when it has exactly `count` fields. No allocation: a thousand accounts are read
+// on every run.
+bool split_fields(std::string_view line, std::size_t count, Fields& fields) {
+  fields.count = 0;
   std::size_t start = 0;
   while (true) {
     const std::size_t colon = line.find(':', start);
-    if (colon == std::string_view::npos) {
-      fields.push_back(line.substr(start));
-      break;
-    }
-    fields.push_back(line.substr(start, colon - start));
+    const std::string_view field = line.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    if (fields.count < fields.at.size()) fields.at[fields.count] = field;
+    ++fields.count;
+    if (colon == std::string_view::npos) break;
     start = colon + 1;
   }
-  return fields.size() == count;
+  return fields.count == count;
 }
 
 template <typename F>
@@ -92,7 +101,7 @@ namespace {
 // missing gecos, home or shell is empty (an empty shell means /bin/sh), and a shell field holding colons keeps
 // them. nullopt when glibc cannot read it either.
 std::optional<PasswdEntry> passwd_line(std::string_view line) {
-  std::vector<std::string_view> f;
+  Fields f;
   split_fields(line, 7, f);
   if (f.size() < 4 || f[0].empty()) return std::nullopt;
   const auto uid = number<std::uint32_t>(f[2]);
@@ -108,35 +117,35 @@ std::optional<PasswdEntry> passwd_line(std::string_view line) {
 
 }  // namespace
 
-std::vector<PasswdEntry> parse_passwd(std::string_view text) {
+std::vector<PasswdEntry> parse_passwd(std::string_view text, std::vector<std::string>* malformed) {
   std::vector<PasswdEntry> out;
-  for_each_line(text, [&](std::string_view line) {
-    if (line.front() == '+' || line.front() == '-') return;  // NIS compat entries
-    if (auto entry = passwd_line(line)) out.push_back(std::move(*entry));
-  });
-  return out;
-}
-
-std::vector<std::string> malformed_passwd_lines(std::string_view text) {
-  std::vector<std::string> out;
   std::size_t number = 0, start = 0;
   while (start < text.size()) {
     std::size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(start, end - start);
     ++number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty() && line.front() != '#' && line.front() != '+' && line.front() != '-' && !passwd_line(line)) {
-      out.push_back("line " + std::to_string(number) + " ('" + std::string(line.substr(0, 60)) + "')");
-    }
     start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') continue;  // NIS compat
+    if (auto entry = passwd_line(line)) {
+      out.push_back(std::move(*entry));
+    } else if (malformed != nullptr) {
+      malformed->push_back("line " + std::to_string(number) + " ('" + std::string(line.substr(0, 60)) + "')");
+    }
   }
+  return out;
+}
+
+std::vector<std::string> malformed_passwd_lines(std::string_view text) {
+  std::vector<std::string> out;
+  parse_passwd(text, &out);
   return out;
 }
 
 std::unordered_map<std::string, ShadowEntry> parse_shadow(std::string_view text) {
   std::unordered_map<std::string, ShadowEntry> out;
-  std::vector<std::string_view> f;
+  Fields f;
   for_each_line(text, [&](std::string_view line) {
     if (!split_fields(line, 9, f) || f[0].empty()) return;
     ShadowEntry entry{std::string(f[1]), number<std::int64_t>(f[7])};
@@ -147,7 +156,7 @@ std::unordered_map<std::string, ShadowEntry> parse_shadow(std::string_view text)
 
 std::vector<GroupEntry> parse_group(std::string_view text) {
   std::vector<GroupEntry> out;
-  std::vector<std::string_view> f;
+  Fields f;
   for_each_line(text, [&](std::string_view line) {
     if (!split_fields(line, 4, f) || f[0].empty()) return;
     const auto gid = number<std::uint32_t>(f[2]);
@@ -168,7 +177,7 @@ std::vector<GroupEntry> parse_group(std::string_view text) {
 
 std::vector<std::string> parse_gshadow_names(std::string_view text) {
   std::vector<std::string> out;
-  std::vector<std::string_view> f;
+  Fields f;
   for_each_line(text, [&](std::string_view line) {
     if (split_fields(line, 4, f) && !f[0].empty()) out.emplace_back(f[0]);
   });
@@ -220,8 +229,8 @@ std::expected<AccountDb, std::string> read_account_db(const Host& host) {
   AccountDb db;
   auto passwd = read_file(host.path("/etc/passwd"));
   if (!passwd) return std::unexpected("/etc/passwd: " + passwd.error());
-  db.passwd = parse_passwd(*passwd);
-  db.malformed = malformed_passwd_lines(*passwd);
+  db.passwd = parse_passwd(*passwd, &db.malformed);
+  db.by_name.reserve(db.passwd.size());
   for (std::size_t i = 0; i < db.passwd.size(); ++i) db.by_name.emplace(db.passwd[i].name, i);
 
   if (auto group = read_file(host.path("/etc/group"))) {

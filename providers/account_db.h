@@ -68,7 +68,8 @@ struct AccountDb {
 
 /// Parses /etc/passwd text as glibc reads it (a line without its shell is an account with an empty shell, which
 /// glibc reads as /bin/sh); lines glibc cannot read either are left out here and listed by malformed_passwd_lines.
-std::vector<PasswdEntry> parse_passwd(std::string_view text);
+/// `malformed`, if given, receives what malformed_passwd_lines says, from the same pass.
+std::vector<PasswdEntry> parse_passwd(std::string_view text, std::vector<std::string>* malformed = nullptr);
 /// The lines of /etc/passwd text that no reader can take as an account: "line 8 ('broken line')".
 std::vector<std::string> malformed_passwd_lines(std::string_view text);
 /// Parses /etc/shadow text into name → entry.

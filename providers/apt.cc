@@ -735,23 +735,59 @@ resources::InterruptedObserved observe_interrupted(const Host& host) {
   }
   // Each package's status as dpkg sees it: the status file, then its journal's updates in order (a run killed
   // before dpkg merged them has its latest states only there).
+  // Only the packages some stanza leaves half done are kept (a later journal entry may finish one), in the order
+  // they were first seen; the file is scanned line by line without copying it.
   std::vector<std::string> order;
-  std::map<std::string, std::vector<std::string>> status;
-  const auto read_stanzas = [&](const std::string& stanzas) {
-    std::string package;
-    std::istringstream in(stanzas);
-    std::string line;
-    while (std::getline(in, line)) {
+  std::map<std::string, std::vector<std::string>, std::less<>> status;
+  const auto read_stanzas = [&](std::string_view stanzas) {
+    std::string_view package;
+    while (!stanzas.empty()) {
+      const auto end = stanzas.find('\n');
+      const std::string_view line = stanzas.substr(0, end);
+      stanzas.remove_prefix(end == std::string_view::npos ? stanzas.size() : end + 1);
       if (line.starts_with("Package:")) {
         const auto start = line.find_first_not_of(' ', 8);
-        package = start == std::string::npos ? "" : line.substr(start);
+        package = start == std::string_view::npos ? std::string_view() : line.substr(start);
+        continue;
       }
       if (!line.starts_with("Status:") || package.empty()) continue;
-      if (!status.contains(package)) order.push_back(package);
-      status[package] = split_words(line.substr(7));
+      const std::string_view state = line.substr(line.find_last_of(' ') + 1);
+      const bool settled = state == "installed" || state == "not-installed" || state == "config-files";
+      const auto known = status.find(package);
+      if (settled && known == status.end()) continue;
+      if (known == status.end()) {
+        order.emplace_back(package);
+        status.emplace(std::string(package), split_words(line.substr(7)));
+      } else {
+        known->second = split_words(line.substr(7));
+      }
     }
   };
-  read_stanzas(*text);
+  // The status file itself is large (a line per field of every package) and almost always all settled: only the
+  // Status lines are looked at, and a stanza is read whole only when its state is not a settled one.
+  {
+    const std::string_view all = *text;
+    // memmem skips ahead by the needle's length where a string_view find stops at every newline.
+    const auto find_status = [&](std::size_t from) -> std::size_t {
+      if (from >= all.size()) return std::string_view::npos;
+      const void* hit = ::memmem(all.data() + from, all.size() - from, "\nStatus:", 8);
+      return hit == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(hit) - all.data());
+    };
+    std::size_t at = all.starts_with("Status:") ? 0 : find_status(0);
+    while (at != std::string_view::npos) {
+      const std::size_t line_start = all[at] == '\n' ? at + 1 : at;
+      const std::size_t line_end = std::min(all.find('\n', line_start), all.size());
+      const std::string_view line = all.substr(line_start, line_end - line_start);
+      const std::string_view state = line.substr(line.find_last_of(' ') + 1);
+      if (state != "installed" && state != "not-installed" && state != "config-files") {
+        const std::size_t stanza_start = line_start < 2 ? 0 : all.rfind("\n\n", line_start - 1);
+        const std::size_t from = stanza_start == std::string_view::npos || line_start < 2 ? 0 : stanza_start + 2;
+        const std::size_t stanza_end = std::min(all.find("\n\n", line_start), all.size());
+        read_stanzas(all.substr(from, stanza_end - from));
+      }
+      at = find_status(line_end);
+    }
+  }
   std::vector<std::string> journal;
   for (const auto& name : entries_of(host.path(kUpdatesDir))) {
     // dpkg's journal: files named by a number; "tmp.i" is its scratch file.

@@ -64,12 +64,15 @@ DpkgStatus parse_dpkg_status(std::string_view text) {
     if (end == std::string_view::npos) end = text.size();
     const std::string_view line = text.substr(pos, end - pos);
     pos = end + 1;
-    if (trim(line).empty()) {
+    const char first = line.empty() ? '\n' : line.front();
+    if (first == '\n' || ((first == ' ' || first == '\t' || first == '\r') && trim(line).empty())) {
       flush();
       if (end == text.size()) break;
       continue;
     }
-    if (line.front() == ' ' || line.front() == '\t') continue;  // continuation of a multi-line field
+    // Only Package, Status and Version are read: any other field (most lines) is passed over at its first letter,
+    // as is the continuation of a multi-line field.
+    if (first != 'P' && first != 'S' && first != 'V') continue;
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     const std::string_view key = line.substr(0, colon);

@@ -124,10 +124,14 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
     ::close(fd);
     return std::unexpected("not a regular file (" + what + ")");
   }
+  // Read straight into the string, sized by fstat (the file may still grow or shrink while it is read).
   std::string out;
-  char buffer[65536];
+  std::size_t have = 0;
+  std::size_t room = std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max_bytes) + 1;
   while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (room == have) room = std::min(have * 2, max_bytes + 1);
+    out.resize_and_overwrite(room, [](char*, std::size_t n) { return n; });
+    const ssize_t n = ::read(fd, out.data() + have, room - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       const std::string error = std::strerror(errno);
@@ -135,13 +139,14 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
       return std::unexpected(error);
     }
     if (n == 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-    if (out.size() > max_bytes) {
+    have += static_cast<std::size_t>(n);
+    if (have > max_bytes) {
       ::close(fd);
       return std::unexpected("larger than " + size_text(max_bytes));
     }
   }
   ::close(fd);
+  out.resize(have);
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <regex>
 #include <set>
@@ -106,7 +107,10 @@ struct Access {
   bool exists = false;
   std::string shell;
   PasswordState password = PasswordState::kNone;
-  bool key = false;      // a non-empty authorized_keys file in its home
+  // A non-empty authorized_keys file in `key_home`: looked at only when the answer matters (an account with a login
+  // shell and no usable password), so a converged run does not stat the homes of a thousand locked accounts.
+  std::string key_home;
+  mutable std::optional<bool> key;
   bool expired = false;  // an expired account refuses password and key logins alike
   std::vector<std::string> groups;
   const Resource* changed_by = nullptr;  // the entry of the state that changes it
@@ -122,16 +126,32 @@ bool has_key(const Host& host, const std::string& home) {
   return false;
 }
 
-// "password", "SSH key", "password and SSH key", or "" when the account cannot be logged into: it needs a login
-// shell (glibc reads an empty one as /bin/sh) and a password or a key, and must not be expired.
-std::string ways_in(const AccountDb& db, const Access& access) {
-  if (!access.exists || access.expired) return "";
+bool has_key_of(const Host& host, const Access& access) {
+  if (!access.key) access.key = has_key(host, access.key_home);
+  return *access.key;
+}
+
+// Whether the account has a login shell (glibc reads an empty one as /bin/sh) and is not expired.
+bool login_shell_open(const AccountDb& db, const Access& access) {
+  if (!access.exists || access.expired) return false;
   const std::string shell = access.shell.empty() ? "/bin/sh" : access.shell;
-  if (is_nologin(shell) || !db.valid_shell(shell)) return "";
+  return !is_nologin(shell) && db.valid_shell(shell);
+}
+
+// Whether the account can be logged into: a login shell and a password or a key, not expired.
+bool can_enter(const Host& host, const AccountDb& db, const Access& access) {
+  if (!login_shell_open(db, access)) return false;
+  if (access.password == PasswordState::kUsable || access.password == PasswordState::kEmpty) return true;
+  return has_key_of(host, access);
+}
+
+// "password", "SSH key", "password and SSH key", or "" when the account cannot be logged into (see can_enter).
+std::string ways_in(const Host& host, const AccountDb& db, const Access& access) {
+  if (!login_shell_open(db, access)) return "";
   std::string how;
   if (access.password == PasswordState::kUsable) how = "password";
   if (access.password == PasswordState::kEmpty) how = "empty password";
-  if (access.key) how += std::string(how.empty() ? "" : " and ") + "SSH key";
+  if (has_key_of(host, access)) how += std::string(how.empty() ? "" : " and ") + "SSH key";
   return how;
 }
 
@@ -167,7 +187,8 @@ void apply_to(Access& access, const std::string& account, UserEnsure ensure, con
     access.shell = user != nullptr && user->shell ? *user->shell : "/bin/sh";
     access.password = PasswordState::kDisabled;
     access.expired = false;
-    access.key = has_key(host, user != nullptr && user->home ? *user->home : "");
+    access.key_home = user != nullptr && user->home ? *user->home : "";
+    access.key.reset();
   }
   if (const auto record = records.locked.find(account); record != records.locked.end()) {
     access.shell = record->second.shell;
@@ -188,50 +209,75 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
                    std::span<const UserItem> resources, const RunningUser& running,
                    std::vector<Error>& errors) {
   const std::int64_t now = today();
+  // The accounts as they are, read from the databases when first asked for: a converged run asks only for the
+  // accounts its entries name, not for every account on the host.
   std::map<std::string, Access> before;
-  for (const auto& entry : db.passwd) {
+  const auto before_of = [&](const std::string& name) -> const Access* {
+    if (const auto it = before.find(name); it != before.end()) return &it->second;
+    const PasswdEntry* entry = db.find(name);
+    if (entry == nullptr) return nullptr;
     Access access;
     access.exists = true;
-    access.shell = entry.shell;
-    access.password = db.password(entry.name);
-    access.key = has_key(host, entry.home);
-    const auto shadow = db.shadow.find(entry.name);
+    access.shell = entry->shell;
+    access.password = db.password(entry->name);
+    access.key_home = entry->home;
+    const auto shadow = db.shadow.find(entry->name);
     access.expired = shadow != db.shadow.end() && shadow->second.expire && *shadow->second.expire <= now;
-    if (const auto groups = db.member_of.find(entry.name); groups != db.member_of.end()) access.groups = groups->second;
-    before.emplace(entry.name, std::move(access));
-  }
-  auto after = before;
+    if (const auto groups = db.member_of.find(entry->name); groups != db.member_of.end()) access.groups = groups->second;
+    return &before.emplace(name, std::move(access)).first->second;
+  };
+  // The accounts as the plan leaves them: those it changes (or adds) here, the others as they are.
+  std::map<std::string, Access> changed;
+  const auto change = [&](const std::string& name) -> Access& {
+    if (const auto it = changed.find(name); it != changed.end()) return it->second;
+    const Access* was = before_of(name);
+    return changed.emplace(name, was != nullptr ? *was : Access{}).first->second;
+  };
+  const auto after = [&](const std::string& name) -> const Access& {
+    const auto it = changed.find(name);
+    return it != changed.end() ? it->second : *before_of(name);
+  };
   std::set<std::string> managed;
   for (const UserItem& resource : resources) {
     const auto* user = as_user(resource);
     if (user == nullptr) continue;
     managed.insert(user->name());
-    apply_to(after[user->name()], user->name(), user->ensure(), user, records, db, host, user, now);
+    apply_to(change(user->name()), user->name(), user->ensure(), user, records, db, host, user, now);
   }
   if (const LoginPolicyResource* policy = find_policy(resources)) {
     const Expansion expansion = expand_policy(host, db, records, *policy, managed);
     for (const auto& name : expansion.lock) {
-      apply_to(after[name], name, UserEnsure::kLocked, nullptr, records, db, host, policy, now);
+      apply_to(change(name), name, UserEnsure::kLocked, nullptr, records, db, host, policy, now);
     }
     for (const auto& name : expansion.restore) {
-      apply_to(after[name], name, UserEnsure::kPresent, nullptr, records, db, host, policy, now);
+      apply_to(change(name), name, UserEnsure::kPresent, nullptr, records, db, host, policy, now);
     }
   }
 
   std::map<std::string, const Resource*> losing;  // account → the entry that takes its last way in
-  std::vector<std::string> remaining;             // "alice (password)"
-  std::vector<std::string> remaining_names;
-  for (const auto& [name, access] : after) {
-    const std::string now_how = before.contains(name) ? ways_in(db, before.at(name)) : "";
-    const std::string then_how = ways_in(db, access);
-    if (!then_how.empty()) {
-      remaining.push_back(name + " (" + then_how + ")");
-      remaining_names.push_back(name);
-    } else if (!now_how.empty() && access.changed_by != nullptr) {
+  for (const auto& [name, access] : changed) {
+    if (access.changed_by == nullptr || can_enter(host, db, access)) continue;
+    if (const Access* was = before_of(name); was != nullptr && can_enter(host, db, *was)) {
       losing.emplace(name, access.changed_by);
     }
   }
-  const std::string remain_text = "accounts that could still log in: " + join(remaining);
+  // The accounts that can still log in afterwards, sorted: needed only when someone loses a way in.
+  const auto remaining_names = [&] {
+    std::set<std::string> names;
+    for (const auto& entry : db.passwd) {
+      if (!names.contains(entry.name) && can_enter(host, db, after(entry.name))) names.insert(entry.name);
+    }
+    for (const auto& [name, access] : changed) {
+      if (can_enter(host, db, access)) names.insert(name);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  };
+  // Said only in an error: "accounts that could still log in: alice (password), bob (SSH key)".
+  const auto remain_text = [&] {
+    std::vector<std::string> remaining;
+    for (const auto& name : remaining_names()) remaining.push_back(name + " (" + ways_in(host, db, after(name)) + ")");
+    return "accounts that could still log in: " + join(remaining);
+  };
   const std::string hint = "set users.allow_lockout: true if this is really meant";
 
   // The account running reconcile keeps its way in, whatever it was (it logged in somehow).
@@ -248,17 +294,18 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
     }
   }
   for (const auto& [name, how] : operators) {
-    const Access& access = after.at(name);
-    if (access.changed_by == nullptr || !ways_in(db, access).empty()) continue;
+    const Access& access = after(name);
+    if (access.changed_by == nullptr || can_enter(host, db, access)) continue;
     errors.push_back(error_at(*access.changed_by, ErrorCode::kConflict,
                               "this state would lock out '" + name + "', the account running reconcile (" + how +
-                                  "); " + remain_text,
+                                  "); " + remain_text(),
                               "allow '" + name + "' to log in; or " + hint));
     return;
   }
   if (losing.empty()) return;
   std::vector<std::string> lost;
   for (const auto& [name, resource] : losing) lost.push_back(name);
+  const std::vector<std::string> remaining = remaining_names();
   if (remaining.empty()) {
     errors.push_back(error_at(*losing.begin()->second, ErrorCode::kConflict,
                               "this state would leave no account that can log in (it takes the last way in from " +
@@ -268,8 +315,8 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
   }
   if (losing.contains("root")) {
     std::vector<std::string> admins;
-    for (const auto& name : remaining_names) {
-      const auto& groups = after.at(name).groups;
+    for (const auto& name : remaining) {
+      const auto& groups = after(name).groups;
       for (const auto admin_group : kAdminGroups) {
         if (std::find(groups.begin(), groups.end(), admin_group) != groups.end()) {
           admins.push_back(name);
@@ -280,7 +327,7 @@ void check_lockout(const Host& host, const AccountDb& db, const LockRecords& rec
     if (admins.empty()) {
       errors.push_back(error_at(*losing.at("root"), ErrorCode::kConflict,
                                 "this state would lock out root while root is the only admin (no account that could "
-                                "still log in is in sudo, wheel or admin); " + remain_text,
+                                "still log in is in sudo, wheel or admin); " + remain_text(),
                                 "allow root to log in, or add an admin to the sudo group first; or " + hint));
     }
   }

@@ -20,6 +20,8 @@ packages=(
   libdtl-dev
   # files: `template:` entries rendered with mustache (header-only, kainjow/mustache)
   libkainjow-mustache-dev
+  # inflating the HEAD commit when the report's commit and dirty flag are read from .git directly
+  zlib1g-dev
   # the time zone database the timezone resource checks and links
   tzdata
   # the man page `cmake --install` installs is made from --help

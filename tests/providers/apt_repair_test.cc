@@ -47,6 +47,25 @@ TEST(AptRepairTest, EveryStateOfAStoppedDpkgRunIsInterrupted) {
   EXPECT_TRUE(repair.diff(providers::observe_interrupted(host)).empty());
 }
 
+TEST(AptRepairTest, AnUnfinishedPackageIsFoundAmongFullStanzasWhereverItIs) {
+  testing::TempRoot dir;
+  providers::Host host;
+  host.root = dir.path();
+  const auto stanza = [](const std::string& name, const std::string& state) {
+    return "Package: " + name + "\nStatus: install ok " + state + "\nPriority: optional\nSection: libs\n" +
+           "Version: 1.0-1\nDescription: a package\n more text\n .\n even more\n";
+  };
+  // The first stanza, one in the middle, and the last one without a final newline.
+  std::string text = stanza("first", "unpacked") + "\n";
+  for (int i = 0; i < 50; ++i) text += stanza("p" + std::to_string(i), "installed") + "\n";
+  text += stanza("middle", "half-configured") + "\n" + stanza("q", "installed") + "\n" + stanza("last", "unpacked");
+  text.pop_back();
+  dir.write("var/lib/dpkg/status", text);
+  const auto seen = providers::observe_interrupted(host);
+  EXPECT_EQ(seen.unconfigured, (std::vector<std::string>{"first (unpacked)", "middle (half-configured)",
+                                                         "last (unpacked)"}));
+}
+
 TEST(AptRepairTest, TheJournalsUpdatesCountOverTheStatusFile) {
   testing::TempRoot dir;
   providers::Host host;
