@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "engine/run.h"
 #include "engine/run_lock.h"
 #include "providers/fs.h"
+#include "providers/libsystemd.h"
 
 namespace reconcile::engine {
 
@@ -32,6 +32,12 @@ std::filesystem::path under(const std::filesystem::path& root, const std::string
 }
 
 // The wall-clock time of a steady time point, for the status file and the log.
+// sd_notify through libsystemd, loaded on first use; without it nothing is sent, as without NOTIFY_SOCKET.
+void notify(const std::string& state) {
+  const auto& sd = providers::Libsystemd::get();
+  if (sd.missing.empty()) sd.notify(0, state.c_str());
+}
+
 SystemTime wall(SteadyTime at) {
   return SystemClock::now() + std::chrono::duration_cast<SystemClock::duration>(at - SteadyClock::now());
 }
@@ -43,14 +49,15 @@ class Watchdog {
  public:
   explicit Watchdog(std::chrono::milliseconds limit) {
     std::uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    const auto& sd = providers::Libsystemd::get();
+    if (!sd.missing.empty() || sd.watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
     period_ = std::chrono::microseconds(usec) / 2;
     limit_ = limit;
     beat();
     thread_ = std::thread([this] {
       while (!done_.load()) {
         const auto since = SteadyClock::now() - SteadyTime(SteadyClock::duration(last_.load()));
-        if (since < limit_) sd_notify(0, "WATCHDOG=1");
+        if (since < limit_) notify("WATCHDOG=1");
         std::this_thread::sleep_for(std::min<SteadyClock::duration>(period_, std::chrono::seconds(1)));
       }
     });
@@ -98,7 +105,7 @@ class Daemon {
                  format_time(wall(anchor + offset_)), resources::format_duration(settings_.interval),
                  offset_.count() > 0 ? " (+" + resources::format_duration(offset_) + " splay)" : "");
     write_status(anchor + offset_, nullptr);
-    sd_notify(0, ("READY=1\nSTATUS=first run at " + format_time(wall(anchor + offset_))).c_str());
+    notify("READY=1\nSTATUS=first run at " + format_time(wall(anchor + offset_)));
     while (true) {
       const SteadyTime due = anchor + offset_;
       Signals::Wake wake = Signals::Wake::kTimeout;
@@ -110,7 +117,7 @@ class Daemon {
       }
       if (wake == Signals::Wake::kStop) break;
       const std::string trigger = wake == Signals::Wake::kHangup ? "SIGHUP" : "schedule";
-      sd_notify(0, ("STATUS=running a cycle (" + trigger + ")").c_str());
+      notify("STATUS=running a cycle (" + trigger + ")");
       const Report report = cycle(trigger);
       watchdog.beat();
       if (signals_.stop().load()) break;
@@ -118,11 +125,10 @@ class Daemon {
       anchor = next_slot(anchor, settings_.interval, SteadyClock::now() - offset_);
       const SteadyTime next = anchor + offset_;
       write_status(next, &report);
-      sd_notify(0, ("STATUS=last run " + report.ended + " exit " + std::to_string(report.exit_code) +
-                    "; next run " + format_time(wall(next)))
-                       .c_str());
+      notify("STATUS=last run " + report.ended + " exit " + std::to_string(report.exit_code) + "; next run " +
+             format_time(wall(next)));
     }
-    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    notify("STOPPING=1\nSTATUS=stopping");
     spdlog::info("daemon stopping ({})", signals_.stop_signal() == SIGINT ? "SIGINT" : "SIGTERM");
     write_status(std::nullopt, last_.has_value() ? &*last_ : nullptr);
     return 0;

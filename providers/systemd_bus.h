@@ -1,6 +1,7 @@
 #pragma once
-// One connection to systemd (PID 1) over D-Bus with sd-bus, and the manager calls the systemd provider makes:
-// pipelined property reads, unit-file changes in one call, and jobs awaited by their JobRemoved signal.
+// One connection to systemd (PID 1) over D-Bus with sd-bus (libsystemd, loaded on first use), and the manager
+// calls the systemd provider makes: pipelined property reads, unit-file changes in one call, and jobs awaited by
+// their JobRemoved signal.
 
 #include <chrono>
 #include <expected>
@@ -14,6 +15,8 @@
 struct sd_bus;
 
 namespace reconcile::providers {
+
+struct Libsystemd;
 
 /// What ListUnitsByNames says of one unit.
 struct ListedUnit {
@@ -37,7 +40,11 @@ struct UnitProperties {
 class SystemdBus {
  public:
   /// `address` "" connects like systemctl (systemd's private socket as root, else the system bus).
+  /// Without libsystemd (loaded on first use), the error says why it cannot be loaded.
   static std::expected<std::unique_ptr<SystemdBus>, std::string> open(const std::string& address, const Host& host);
+  /// The same through `sd`, which must outlive the connection.
+  static std::expected<std::unique_ptr<SystemdBus>, std::string> open(const std::string& address, const Host& host,
+                                                                      const Libsystemd& sd);
   ~SystemdBus();
   SystemdBus(const SystemdBus&) = delete;
   SystemdBus& operator=(const SystemdBus&) = delete;
@@ -71,12 +78,13 @@ class SystemdBus {
   std::string service_property(const std::string& unit, const char* property, char type);
 
  private:
-  SystemdBus() = default;
+  explicit SystemdBus(const Libsystemd& sd) : sd_(&sd) {}
   // The object path of a loaded unit, or "".
   std::string unit_path(const std::string& unit);
   // Dispatches what arrived, waiting up to the deadline; "" or why waiting stopped.
   std::string process_until(std::chrono::steady_clock::time_point deadline);
 
+  const Libsystemd* sd_;
   sd_bus* bus_ = nullptr;
   bool bus_client_ = false;
   bool subscribed_ = false;
