@@ -5,7 +5,7 @@
 #   bench/peers/gen-states.sh N OUTDIR
 #
 # Files: packages.txt, users.txt (the names), state.yaml (reconcile), site.pp (Puppet), playbook.yml (Ansible),
-# policy.cf (CFEngine), drift.sh (the drift every drifted run starts from), check.sh (does the host hold the state?).
+# policy.cf and policy-apt_get.cf (CFEngine), drift.sh (the drift every drifted run starts from), check.sh (does the host hold the state?).
 set -euo pipefail
 n="${1:?N}"; out="${2:?OUTDIR}"
 ((n >= 2 && n <= 1000)) || { echo "gen-states.sh: N must be 2..1000" >&2; exit 1; }
@@ -61,14 +61,16 @@ join() { local sep="$1"; shift; local IFS=$'\x1f'; local s="$*"; printf '%s' "${
   printf '%s\n' "      ansible.builtin.copy: {dest: /etc/timezone, content: \"$zone\\n\"}"
 } > "$out/playbook.yml"
 
-# CFEngine 3.21: packages through its apt_get package module (installed list queried every run), users with
-# policy "locked" plus the shell, the zone as a link and a file.
-{
+# CFEngine 3.21: packages through a package module (installed list queried every run, so a removed package is
+# noticed): policy.cf with run.sh's small shell module dpkg_sh, policy-apt_get.cf with the apt_get module CFEngine
+# ships; users with policy "locked" plus the shell, the zone as a link and a file.
+cf_policy() {
+  local module="$1"
   echo 'body common control { bundlesequence => { "main" }; }'
-  echo 'body package_module apt_get {'
+  echo "body package_module $module {"
   echo '  query_installed_ifelapsed => "0";'
   echo '  query_updates_ifelapsed => "1440";'
-  echo '  interpreter => "/usr/bin/python3";'
+  [[ "$module" == apt_get ]] && echo '  interpreter => "/usr/bin/python3";'
   echo '}'
   echo "body link_from zone_link { source => \"/usr/share/zoneinfo/$zone\"; link_type => \"symlink\"; }"
   echo 'bundle agent main {'
@@ -77,7 +79,7 @@ join() { local sep="$1"; shift; local IFS=$'\x1f'; local s="$*"; printf '%s' "${
   echo "    \"users\" slist => { \"$(join '", "' "${users[@]}")\" };"
   echo '  packages:'
   # shellcheck disable=SC2016  # CFEngine variables, not shell ones
-  printf '%s\n' '    "$(pkgs)" policy => "present", package_module => apt_get;'
+  echo "    \"\$(pkgs)\" policy => \"present\", package_module => $module;"
   echo '  users:'
   # shellcheck disable=SC2016
   printf '%s\n' '    "$(users)" policy => "locked", shell => "/usr/sbin/nologin";'
@@ -85,7 +87,9 @@ join() { local sep="$1"; shift; local IFS=$'\x1f'; local s="$*"; printf '%s' "${
   echo '    "/etc/localtime" link_from => zone_link, move_obstructions => "true";'
   echo "    \"/etc/timezone\" content => \"$zone\$(const.n)\";"
   echo '}'
-} > "$out/policy.cf"
+}
+cf_policy dpkg_sh > "$out/policy.cf"
+cf_policy apt_get > "$out/policy-apt_get.cf"
 
 # The drift, the same for every tool: 5 accounts unlocked (a password hash, a login shell, no expiry), the zone
 # changed, 1 package removed.

@@ -12,6 +12,8 @@
 #   --peer-runs K  timed runs of Puppet, CFEngine and Ansible per row (default 5); Ansible at N >= 1000: 1 run
 #                  (a run takes minutes), said so in the table
 #   --quick        N=200 only, 3 runs of everything
+#   --cf-apt-get   also a CFEngine row with the apt_get package module CFEngine ships (slow: a Python process per
+#                  package promise; the CFEngine rows otherwise use the small shell module cfengine-dpkg-module.sh)
 #
 # Nothing here changes this machine. Every tool runs inside a throwaway test host (tests/host/testhost.sh: a
 # systemd-nspawn container on an overlay over a cached image, bench/peers/build-peer-image.sh); the host is taken
@@ -28,7 +30,7 @@ HERE="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 SRC="$(cd "$HERE/../.." && pwd)"
 TH="$SRC/tests/host/testhost.sh"
 
-bin="$SRC/build-rel"; sizes=200,1000; runs=20; peer_runs=5; big_ansible_runs=1
+bin="$SRC/build-rel"; sizes=200,1000; runs=20; peer_runs=5; big_ansible_runs=1; cf_apt_get=0
 while (($#)); do
   case "$1" in
     --bin) bin="${2:?--bin DIR}"; shift 2 ;;
@@ -36,6 +38,7 @@ while (($#)); do
     --runs) runs="${2:?--runs K}"; shift 2 ;;
     --peer-runs) peer_runs="${2:?--peer-runs K}"; shift 2 ;;
     --quick) sizes=200; runs=3; peer_runs=3; shift ;;
+    --cf-apt-get) cf_apt_get=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -80,13 +83,17 @@ trap finish EXIT
 mkdir -p "$RECONCILE_TESTHOST_RUN"
 "$TH" up "$host" --bin "$bin" >&2
 root="$("$TH" root "$host")"
-in() { "$TH" exec "$host" --env DEBIAN_FRONTEND=noninteractive -- "$@"; }
+inside() { "$TH" exec "$host" --env DEBIAN_FRONTEND=noninteractive -- "$@"; }
 
+# root gets a password: a host where nobody could log in would make reconcile refuse the locks (its lockout check).
+# shellcheck disable=SC2016  # a hash, not a shell expression
+inside usermod -p '$6$rcbench$yEjqM7MwsW0Y666otDaHGFClVk.m0v45x2HM771kGUKwtBlEMEUP/SmDz3kG0Az/0rte3PC6p0KTIlpURiUE/1' root
 mkdir -p "$root/opt/bench"
+install -D -m 0755 "$HERE/cfengine-dpkg-module.sh" "$root/var/lib/cfengine3/modules/packages/dpkg_sh"
 gcc -O2 -Wall -o "$root/opt/bench/floor" "$HERE/floor.c"
 gcc -O2 -Wall -o "$root/opt/bench/measure" "$HERE/measure.c"
 # shellcheck disable=SC2016  # expanded inside the test host
-versions="$(in sh -c 'printf "reconcile %s; " "$(/opt/rc/reconcile --version | head -n1)";
+versions="$(inside sh -c 'printf "reconcile %s; " "$(/opt/rc/reconcile --version | head -n1)";
   printf "Puppet %s; " "$(puppet --version)";
   printf "%s; " "$(ansible-playbook --version | head -n1)";
   printf "%s" "$(cf-agent --version | head -n1)"')"
@@ -98,9 +105,12 @@ changes_of() {
   case "$tool" in
     floor) sed -n 's/^floor: \([0-9]*\) drifted.*/reads only (sees \1 drifted)/p' "$out" ;;
     reconcile*) grep -o '[0-9]* changed' "$out" | tail -n 1 ;;
-    puppet) echo "$(grep -o '^Notice: /Stage\[main\]/Main/[A-Za-z]*\[[^]]*\]' "$out" | sort -u | wc -l) changed" ;;
+    puppet) echo "$(sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -o '^Notice: /Stage\[main\]/Main/[A-Za-z]*\[[^]]*\]' |
+                    sort -u | wc -l) changed" ;;
     ansible) echo "$(grep -c '^changed: ' "$out") changed" ;;
-    cfengine) echo "$(grep -c ' info: ' "$out") info lines" ;;
+    # One promise can log several info lines ("Overrode incorrect link", "Linked files"): count the objects.
+    cfengine) echo "$(awk "/ info: / && match(\$0, /'[^']*'/) { print substr(\$0, RSTART, RLENGTH) }" "$out" |
+                      sort -u | wc -l) changed" ;;
   esac
 }
 
@@ -108,8 +118,8 @@ changes_of() {
 # by strace -f in a separate, untimed run.
 count_procs() {
   local before="$1"; shift
-  [[ -n "$before" ]] && in sh -c "$before"
-  in strace -f -qq -o /root/bench/strace.out -e trace=clone,clone3,fork,vfork -e signal=none "$@" >/dev/null 2>&1 || true
+  [[ -n "$before" ]] && inside sh -c "$before"
+  inside strace -f -qq -o /root/bench/strace.out -e trace=clone,clone3,fork,vfork -e signal=none "$@" >/dev/null 2>&1 || true
   awk '
     /<unfinished \.\.\.>/ { pend[$1] = $0; next }
     /resumed>/ { line = pend[$1] " " $0; delete pend[$1] }
@@ -133,12 +143,12 @@ row() {
   # Warm-up: one untimed run, so the converged runs start from what this tool itself considers converged (another
   # tool may have locked an account in a form this one rewrites). Not when a single run is measured (Ansible at
   # large N): a change it makes then shows in the row.
-  if [[ "$variant" == converged && "$tool" != floor ]] && ((k > 1)); then in "$@" >/dev/null 2>&1 || true; fi
+  if [[ "$variant" == converged && "$tool" != floor ]] && ((k > 1)); then inside "$@" >/dev/null 2>&1 || true; fi
   local m=()
   if [[ -n "$before" ]]; then
-    mapfile -t m < <(in /opt/bench/measure --before "$before" --out /root/bench/last.out "$k" "$@")
+    mapfile -t m < <(inside /opt/bench/measure --before "$before" --out /root/bench/last.out "$k" "$@")
   else
-    mapfile -t m < <(in /opt/bench/measure --out /root/bench/last.out "$k" "$@")
+    mapfile -t m < <(inside /opt/bench/measure --out /root/bench/last.out "$k" "$@")
   fi
   ((${#m[@]} == k)) || die "N=$n $label $variant: measure printed ${#m[@]} lines for $k runs"
   cp "$root/root/bench/last.out" "$work/$tool-$variant-$n.out"
@@ -152,7 +162,7 @@ row() {
   if [[ "$tool" == floor ]]; then
     held="n/a (changes nothing)"
   else
-    held="$(in sh "$dir/check.sh" 2>&1 || true)"
+    held="$(inside sh "$dir/check.sh" 2>&1 || true)"
   fi
   local want=$peer_runs
   [[ "$tool" == floor || "$tool" == reconcile* ]] && want=$runs
@@ -165,7 +175,7 @@ row() {
 for n in "${NS[@]}"; do
   dir="/root/bench/$n"
   "$HERE/gen-states.sh" "$n" "$root$dir"
-  in sh -c "mkdir -p $dir/git && cp $dir/state.yaml $dir/git/ && cd $dir/git && git init -q &&
+  inside sh -c "mkdir -p $dir/git && cp $dir/state.yaml $dir/git/ && cd $dir/git && git init -q &&
             git add state.yaml && git -c user.name=bench -c user.email=bench@invalid commit -q -m state"
   ansible_runs=$peer_runs
   ((n >= 1000 && peer_runs > big_ansible_runs)) && ansible_runs=$big_ansible_runs
@@ -174,6 +184,10 @@ for n in "${NS[@]}"; do
     row "$n" reconcile "reconcile" "$variant" "$runs" "$dir" /opt/rc/reconcile "$dir/state.yaml"
     row "$n" reconcile-git "reconcile, state in git" "$variant" "$runs" "$dir" /opt/rc/reconcile "$dir/git/state.yaml"
     row "$n" cfengine "CFEngine (cf-agent -K -I)" "$variant" "$peer_runs" "$dir" cf-agent -K -I -f "$dir/policy.cf"
+    if ((cf_apt_get)); then
+      row "$n" cfengine "CFEngine, shipped apt_get module" "$variant" "$peer_runs" "$dir" \
+        cf-agent -K -I -f "$dir/policy-apt_get.cf"
+    fi
     row "$n" puppet "Puppet (puppet apply)" "$variant" "$peer_runs" "$dir" puppet apply "$dir/site.pp"
     row "$n" ansible "Ansible (ansible-playbook, local)" "$variant" "$ansible_runs" "$dir" \
       ansible-playbook -i localhost, -c local "$dir/playbook.yml"
@@ -198,5 +212,7 @@ What each checks for a locked account: reconcile: password locked ('!' prefix), 
 Puppet: password field exactly '!' (no lock attribute for useradd accounts: it replaces the hash), shell, expiry
 1970-01-02. Ansible: password_lock ('!' prefix, usermod -L), shell, expires (day 1). CFEngine: users policy
 "locked" and the shell. The floor: '!' prefix, nologin shell, expiry day set and past.
+CFEngine's packages go through bench/peers/cfengine-dpkg-module.sh (a shell package module); cf-agent starts the
+module once per package promise, and the Python apt_get module CFEngine ships costs far more (--cf-apt-get).
 Whole run: $((SECONDS - started)) s.
 TABLE
