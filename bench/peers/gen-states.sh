@@ -101,7 +101,7 @@ cf_policy apt_get > "$out/policy-apt_get.cf"
   done
   echo 'ln -sfn /usr/share/zoneinfo/Europe/Helsinki /etc/localtime'
   echo 'echo Europe/Helsinki > /etc/timezone'
-  echo "dpkg -r ${pkgs[$((half - 1))]} >/dev/null"
+  echo "dpkg -r ${pkgs[$((half - 1))]} >/dev/null 2>&1"
 } > "$out/drift.sh"
 
 # The check afterwards, with the system's own tools: prints "ok" or what does not hold; exit 0 / 1.
