@@ -166,7 +166,7 @@ row() {
   fi
   local want=$peer_runs
   [[ "$tool" == floor || "$tool" == reconcile* ]] && want=$runs
-  ((k < want)) && note="$k runs"
+  [[ "$tool" == ansible ]] && ((k < want)) && note="only $k run(s): a run takes minutes"
   rows+=("$(printf '| %s | %s | %s | %s | %.1f MB | %s | %s | %s | %s |' "$n" "$label" "$variant" "$(fmt_time "$wall")" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$procs" "$changes" "$held" "exit ${codes% }${note:+; $note}")")
   say "  median $(fmt_time "$wall"), $rss KiB, $procs processes, $changes, check: $held ($((SECONDS - t0)) s)"
