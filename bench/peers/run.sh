@@ -214,7 +214,9 @@ $(printf '%s\n' "${rows[@]}")
 What each checks for a locked account: reconcile: password locked ('!' prefix), shell nologin, account expired.
 Puppet: password field exactly '!' (no lock attribute for useradd accounts: it replaces the hash), shell, expiry
 1970-01-02. Ansible: password_lock ('!' prefix, usermod -L), shell, expires (day 1). CFEngine: users policy
-"locked" and the shell. The floor: '!' prefix, nologin shell, expiry day set and past.
+"locked" (the '!' prefix and an expiry date in the past: its drifted runs restore both) and the shell. The floor:
+'!' prefix, nologin shell, expiry day set and past. reconcile --dry-run: the preview, which writes nothing; the
+apply also writes its report (history, last report) with fsync, even when nothing changed.
 CFEngine's packages go through bench/peers/cfengine-dpkg-module.sh (a shell package module); cf-agent starts the
 module once per package promise, and the Python apt_get module CFEngine ships costs far more (--cf-apt-get).
 Whole run: $((SECONDS - started)) s.
