@@ -115,11 +115,11 @@ changes_of() {
 }
 
 # Processes created by one run (fork, vfork, clone and clone3 without CLONE_THREAD that returned a pid), counted
-# by strace -f in a separate, untimed run.
+# by strace -f in a separate, untimed run (--seccomp-bpf: only those calls stop the traced processes).
 count_procs() {
   local before="$1"; shift
   [[ -n "$before" ]] && inside sh -c "$before"
-  inside strace -f -qq -o /root/bench/strace.out -e trace=clone,clone3,fork,vfork -e signal=none "$@" >/dev/null 2>&1 || true
+  inside strace -f -qq --seccomp-bpf -o /root/bench/strace.out -e trace=clone,clone3,fork,vfork -e signal=none "$@" >/dev/null 2>&1 || true
   awk '
     /<unfinished \.\.\.>/ { pend[$1] = $0; next }
     /resumed>/ { line = pend[$1] " " $0; delete pend[$1] }
