@@ -15,7 +15,8 @@
 #                                             run dir's lock file (the run dir is then empty)
 #   testhost.sh list                          names of the hosts under the run dir
 #
-# Environment: RECONCILE_TESTHOST_RUN (default /run/reconcile-testhost), RECONCILE_TESTHOST_CACHE (image cache).
+# Environment: RECONCILE_TESTHOST_RUN (default /run/reconcile-testhost), RECONCILE_TESTHOST_CACHE (image cache),
+# RECONCILE_TESTHOST_IMAGE (boot this image directory, with rootfs/ repo/ .complete, instead of build-image.sh's).
 set -euo pipefail
 shopt -s nullglob
 
@@ -198,7 +199,11 @@ cmd_up() {
   [[ ! -e "$st" ]] || die "host '$name' already exists ($st); run '$PROG down $name' first"
   # build-image.sh also installs the host tools (mmdebstrap, systemd-container, ...) when they are missing.
   local image
-  image="$("$SELF_DIR/build-image.sh" | tail -n 1)" || die "build-image.sh failed"
+  if [[ -n "${RECONCILE_TESTHOST_IMAGE:-}" ]]; then  # another image of the same layout (bench/peers)
+    image="$(readlink -f "$RECONCILE_TESTHOST_IMAGE")"
+  else
+    image="$("$SELF_DIR/build-image.sh" | tail -n 1)" || die "build-image.sh failed"
+  fi
   [[ -f "$image/.complete" ]] || die "build-image.sh returned '$image', which is not a complete image"
   for t in systemd-nspawn nsenter mount setsid timeout ip flock; do
     command -v "$t" >/dev/null 2>&1 || die "$t not found (install systemd-container, util-linux, iproute2)"
