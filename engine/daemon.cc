@@ -13,6 +13,7 @@
 #include "engine/git_sync.h"
 #include "engine/graph.h"
 #include "engine/host_info.h"
+#include "engine/json_text.h"
 #include "engine/loader.h"
 #include "engine/pause.h"
 #include "engine/run.h"
@@ -273,7 +274,7 @@ class Daemon {
     std::error_code ec;
     std::filesystem::create_directories(state_dir_, ec);
     auto written = providers::write_file_atomic(daemon_status_path(state_dir_),
-                                                j.dump(2, ' ', false, json::error_handler_t::replace) + "\n", 0644);
+                                                pretty_json(j), 0644);
     if (!written) spdlog::warn("cannot write the daemon status: {}", written.error());
   }
 

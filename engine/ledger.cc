@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/json_text.h"
 #include "providers/fs.h"
 
 namespace reconcile::engine {
@@ -75,7 +76,7 @@ std::expected<void, std::string> Ledger::save(const std::filesystem::path& path)
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return std::unexpected("cannot create " + path.parent_path().string() + ": " + ec.message());
   // Bytes that are not UTF-8 (a name read from the host) are replaced, never thrown over.
-  const std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text = pretty_json(json);
   return providers::write_file_atomic(path, text, 0600);
 }
 

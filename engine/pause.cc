@@ -7,6 +7,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "engine/json_text.h"
 #include "providers/fs.h"
 #include "resources/daemon_settings.h"
 
@@ -117,7 +118,7 @@ std::expected<void, std::string> write_pause(const std::filesystem::path& path, 
   if (!pause.until.empty()) j["until"] = pause.until;
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  return providers::write_file_atomic(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+  return providers::write_file_atomic(path, pretty_json(j),
                                       0644);
 }
 

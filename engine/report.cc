@@ -5,6 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "engine/json_text.h"
+
 namespace reconcile::engine {
 
 namespace {
@@ -396,7 +398,7 @@ std::string render_json(const Report& report) {
       j["delivery"].push_back(std::move(item));
     }
   }
-  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  return pretty_json(j);
 }
 
 }  // namespace reconcile::engine
