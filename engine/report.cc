@@ -360,31 +360,46 @@ std::string render_json(const Report& report) {
   }
   j["warnings"] = report.warnings;
   j["failures"] = report.failures;
-  j["resources"] = json::array();
+  // Built field by field, moved into place: nested initializer lists copy every value they hold, and this loop
+  // runs once per resource for each report written.
+  json& resources = j["resources"] = json::array();
+  resources.get_ref<json::array_t&>().reserve(report.resources.size());
   for (const auto& r : report.resources) {
-    json item = {{"id", r.id},
-                 {"kind", r.kind},
-                 {"provider", r.provider},
-                 {"source", {{"file", r.location.file}, {"line", r.location.line}, {"column", r.location.column},
-                             {"key_path", r.key_path}}},
-                 {"status", std::string(to_string(r.status))}};
+    json item(json::value_t::object);
+    item["id"] = r.id;
+    item["kind"] = r.kind;
+    item["provider"] = r.provider;
+    json& source = item["source"] = json(json::value_t::object);
+    source["file"] = r.location.file;
+    source["line"] = r.location.line;
+    source["column"] = r.location.column;
+    source["key_path"] = r.key_path;
+    item["status"] = std::string(to_string(r.status));
     if (!r.reason.empty()) item["reason"] = r.reason;
     if (!r.after.empty()) item["after"] = r.after;
     if (r.label != Label::kNone) item["label"] = std::string(to_string(r.label));
-    item["drift"] = json::array();
+    json& drift = item["drift"] = json::array();
     for (const auto& d : r.drift) {
-      item["drift"].push_back({{"field", d.field}, {"observed", d.observed}, {"desired", d.desired}, {"reason", d.reason}});
-      if (!d.summary.empty()) item["drift"].back()["summary"] = d.summary;
-      if (!d.detail.empty()) item["drift"].back()["detail"] = d.detail;
+      json entry(json::value_t::object);
+      entry["field"] = d.field;
+      entry["observed"] = d.observed;
+      entry["desired"] = d.desired;
+      entry["reason"] = d.reason;
+      if (!d.summary.empty()) entry["summary"] = d.summary;
+      if (!d.detail.empty()) entry["detail"] = d.detail;
+      drift.push_back(std::move(entry));
     }
-    item["changes"] = json::array();
-    for (const auto& s : r.steps) {
-      json step = {{"what", s.what}, {"seconds", s.seconds}, {"exit_status", s.exit_status}};
-      if (!s.error_tail.empty()) step["error_tail"] = s.error_tail;
-      if (!s.output.empty()) step["output"] = s.output;
-      item["changes"].push_back(std::move(step));
+    json& changes = item["changes"] = json::array();
+    for (const auto& step_done : r.steps) {
+      json step(json::value_t::object);
+      step["what"] = step_done.what;
+      step["seconds"] = step_done.seconds;
+      step["exit_status"] = step_done.exit_status;
+      if (!step_done.error_tail.empty()) step["error_tail"] = step_done.error_tail;
+      if (!step_done.output.empty()) step["output"] = step_done.output;
+      changes.push_back(std::move(step));
     }
-    j["resources"].push_back(std::move(item));
+    resources.push_back(std::move(item));
   }
   const auto& c = report.counts;
   j["counts"] = {{"total", c.total},     {"in_sync", c.in_sync}, {"drifted", c.drifted},
