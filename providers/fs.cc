@@ -124,10 +124,12 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
     ::close(fd);
     return std::unexpected("not a regular file (" + what + ")");
   }
-  // Read straight into the string, sized by fstat (the file may still grow or shrink while it is read).
+  // Read straight into the string, sized by fstat (the file may still grow or shrink while it is read). A file
+  // of /proc says size 0 and must be read in one call: a sysctl file gives nothing to a read past its start.
   std::string out;
   std::size_t have = 0;
-  std::size_t room = std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max_bytes) + 1;
+  std::size_t room = st.st_size > 0 ? std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max_bytes) + 1
+                                    : std::min<std::size_t>(65536, max_bytes + 1);
   while (true) {
     if (room == have) room = std::min(have * 2, max_bytes + 1);
     out.resize_and_overwrite(room, [](char*, std::size_t n) { return n; });
@@ -147,6 +149,7 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
   }
   ::close(fd);
   out.resize(have);
+  if (out.capacity() > 2 * have + 4096) out.shrink_to_fit();
   return out;
 }
 
