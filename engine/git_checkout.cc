@@ -339,9 +339,10 @@ struct IndexEntry {
 };
 
 // Whether the file is, by its stat data, exactly what the index recorded and the record is not racy (then libgit2
-// takes it as unmodified without reading it); gone; racily clean (same stat data, written no earlier than the
-// index, so a change may hide behind them: its content decides); or anything else.
-enum class Match { kSame, kGone, kRacy, kUnsure };
+// takes it as unmodified without reading it); gone; a regular file of the recorded type and mode whose stat data
+// proves nothing (changed, as after a touch or a copy; smudged to size 0 by git when racy; or equal but written no
+// earlier than the index): its content decides; or anything else.
+enum class Match { kSame, kGone, kByContent, kUnsure };
 
 Match compare(const fs::path& workdir, const IndexEntry& entry, const struct stat& index_stat) {
   struct stat st {};
@@ -357,19 +358,20 @@ Match compare(const fs::path& workdir, const IndexEntry& entry, const struct sta
       entry.ctime_ns != static_cast<std::uint32_t>(st.st_ctim.tv_nsec) ||
       entry.ino != static_cast<std::uint32_t>(st.st_ino) || entry.uid != st.st_uid || entry.gid != st.st_gid ||
       entry.size != static_cast<std::uint32_t>(st.st_size)) {
-    return Match::kUnsure;
+    return type == 0100000 ? Match::kByContent : Match::kUnsure;
   }
   // Racily clean: written in the same instant as the index or after it, so a change may hide behind equal stats.
   const auto index_s = static_cast<std::uint32_t>(index_stat.st_mtim.tv_sec);
   const auto index_ns = static_cast<std::uint32_t>(index_stat.st_mtim.tv_nsec);
   if (entry.mtime_s > index_s || (entry.mtime_s == index_s && entry.mtime_ns >= index_ns)) {
-    return type == 0100000 ? Match::kRacy : Match::kUnsure;
+    return type == 0100000 ? Match::kByContent : Match::kUnsure;
   }
   return Match::kSame;
 }
 
-// A racily clean file is unmodified when its bytes are the blob the index names (git and libgit2 compare the
-// same way, through the clean filter, which leaves content that is already clean as it is).
+// Such a file is unmodified when its bytes are the blob the index names (git and libgit2 compare the same way,
+// through the clean filter, which leaves content that is already clean as it is); when they differ, a filter
+// (line endings, say) may still make them equal, so libgit2 decides.
 bool same_as_blob(const Layout& layout, const IndexEntry& entry) {
   const auto blob = object(layout, hex_of(entry.oid), "blob");
   if (!blob) return false;
@@ -418,7 +420,7 @@ std::optional<bool> index_dirty(const Layout& layout, const std::string& tree) {
     switch (compare(layout.workdir, entry, index.st())) {
       case Match::kSame: break;
       case Match::kGone: dirty = true; break;
-      case Match::kRacy: if (!same_as_blob(layout, entry)) unsure = true; break;
+      case Match::kByContent: if (!same_as_blob(layout, entry)) unsure = true; break;
       case Match::kUnsure: unsure = true; break;
     }
   }

@@ -103,11 +103,37 @@ TEST_F(GitCheckoutTest, AnEditOfAnotherSizeOrADeletionIsDirty) {
   EXPECT_TRUE(answer->dirty);
 }
 
-TEST_F(GitCheckoutTest, ATouchedFileIsLeftToLibgit2WhichReadsItClean) {
+TEST_F(GitCheckoutTest, ATouchedOrRewrittenFileIsJudgedByItsContent) {
   ::utimensat(AT_FDCWD, state().c_str(), nullptr, 0);  // new stat data, same content
+  auto answer = quick(state());
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->dirty);
+  EXPECT_EQ(answer->commit, head());
+  // Rewritten with the same bytes (a new inode), then with other bytes of the same size.
+  const std::string same = root_.read("repo/state.yaml");
+  std::filesystem::remove(state());
+  write("state.yaml", same);
+  answer = quick(state());
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->dirty);
+  write("state.yaml", std::string(same.size(), 'x'));
+  quick(state());
+  EXPECT_TRUE(state_file_info(state()).git_dirty);
+  // A mode change is a change git records: left to libgit2, which says dirty.
+  write("state.yaml", same);
+  std::filesystem::permissions(state(), std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
   EXPECT_FALSE(quick(state()).has_value());
-  EXPECT_FALSE(state_file_info(state()).git_dirty);
-  EXPECT_EQ(state_file_info(state()).git_commit, head());
+  EXPECT_TRUE(state_file_info(state()).git_dirty);
+}
+
+TEST_F(GitCheckoutTest, AnEntryGitSmudgedToSizeZeroIsJudgedByItsContent) {
+  // git writes a racily clean entry with size 0 so that later readers look at the content.
+  write("fresh.yaml", "x: 1\n");
+  ASSERT_EQ(git_in({"add", "fresh.yaml"}), "");
+  ASSERT_EQ(git_in({"commit", "-q", "-m", "fresh"}), "");
+  const auto answer = quick(state());
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_FALSE(answer->dirty);
 }
 
 TEST_F(GitCheckoutTest, AStagedChangeIsDirty) {
