@@ -1,9 +1,9 @@
 #include "engine/observe.h"
 
-#include <functional>
-#include <map>
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <map>
 #include <thread>
 
 namespace reconcile::engine {
